@@ -1,0 +1,120 @@
+"""What every encoder backend shares: devices, dtypes, loading once per process."""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from pathlib import Path
+
+__all__ = [
+    "ModelLoadError",
+    "clear_models",
+    "get_shared",
+    "loaded_models",
+    "model_fingerprint",
+    "resolve_device",
+    "resolve_dtype",
+    "unwrap_features",
+]
+
+
+class ModelLoadError(ValueError):
+    """A model id or path could not be resolved or loaded."""
+
+
+_models: dict[tuple, object] = {}
+_lock = threading.Lock()
+
+
+def get_shared(key: tuple, loader):
+    """Return the encoder for ``key``, loading it with ``loader()`` once per process.
+
+    Clones made by GridSearchCV or cross_validate look up the same key, so a
+    300M-parameter model is loaded once, not once per candidate and fold.
+    """
+    with _lock:
+        encoder = _models.get(key)
+        if encoder is None:
+            encoder = loader()
+            _models[key] = encoder
+        return encoder
+
+
+def loaded_models() -> dict:
+    """The encoders loaded in this process, by (backend, model, revision, device, dtype)."""
+    return dict(_models)
+
+
+def clear_models() -> None:
+    """Unload every model (frees memory; the next use loads again)."""
+    with _lock:
+        _models.clear()
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        warnings.warn(
+            f"device={device!r} was requested but CUDA is not available on this machine; "
+            "running on the CPU instead.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return "cpu"
+    return str(device)
+
+
+def resolve_dtype(dtype: str, device: str):
+    import torch
+
+    if dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
+
+
+def unwrap_features(output):
+    """``get_*_features`` returns a tensor in transformers 4 and a model output in 5."""
+    if hasattr(output, "pooler_output"):
+        return output.pooler_output
+    return output
+
+
+def model_fingerprint(model: str, revision: str | None, config) -> str:
+    """Identify weights: hub id + resolved commit, or local path + weight file stamps."""
+    path = Path(os.fspath(model)).expanduser()
+    if path.is_dir():
+        stamps = sorted(
+            f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+            for p in path.iterdir()
+            if p.suffix in {".safetensors", ".bin", ".pt", ".pth", ".json"}
+        )
+        return f"{path.resolve()}|{'|'.join(stamps)}"
+    commit = getattr(config, "_commit_hash", None)
+    return f"{model}@{commit or revision or 'main'}"
+
+
+def load_error(model, parameter: str, exc: Exception) -> ModelLoadError:
+    """One message for an unknown id, a missing directory or an offline hub."""
+    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in {"0", "", "false", "False"}
+    path = Path(os.fspath(model)).expanduser()
+    text = str(model)
+    looks_local = path.exists() or text.startswith(("/", ".", "~")) or text.count("/") > 1
+    if looks_local and not path.exists():
+        hint = f"the directory {str(path)!r} does not exist."
+    elif looks_local:
+        hint = f"{str(path)!r} is not a loadable checkpoint directory."
+    elif offline:
+        hint = (
+            "HF_HUB_OFFLINE is set and the model is not in the local Hugging Face cache; "
+            "download it once online or pass a local directory."
+        )
+    else:
+        hint = (
+            "it is neither a local directory nor a model id that could be fetched from the "
+            "Hugging Face Hub (check the spelling, your network, or pass a local directory)."
+        )
+    return ModelLoadError(f"Cannot load {parameter}={str(model)!r}: {hint} [{type(exc).__name__}: {exc}]")

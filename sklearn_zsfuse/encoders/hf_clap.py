@@ -1,0 +1,82 @@
+"""CLAP checkpoints in Hugging Face format (``ClapModel``): LAION-CLAP and others."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import load_error, model_fingerprint, unwrap_features
+
+__all__ = ["HFClapEncoder"]
+
+
+class HFClapEncoder:
+    """Audio and text towers of a ``transformers.ClapModel``, with L2-normalised outputs.
+
+    Audio must arrive at :attr:`sampling_rate`, already cut or padded to exactly
+    :attr:`window` samples: the feature extractor's own random truncation and the
+    fused models' batch-dependent ``is_longer`` flag are never reached.
+    """
+
+    def __init__(self, model: str, *, revision=None, device="cpu", dtype=None):
+        import torch
+        from transformers import ClapModel, ClapProcessor
+
+        try:
+            self.model = ClapModel.from_pretrained(model, revision=revision, dtype=dtype)
+            processor = ClapProcessor.from_pretrained(model, revision=revision)
+        except (OSError, ValueError) as exc:
+            raise load_error(model, "model", exc) from exc
+        self.model.to(device).eval()
+        self.device = device
+        self.dtype = dtype or torch.float32
+        self.tokenizer = processor.tokenizer
+        self.feature_extractor = processor.feature_extractor
+        self.sampling_rate = int(self.feature_extractor.sampling_rate)
+        self.window = int(self.feature_extractor.nb_max_samples)
+        self.fusion = bool(self.model.config.audio_config.enable_fusion)
+        self.logit_scale = float(self.model.logit_scale_a.detach().float().exp().cpu())
+        self.fingerprint = f"hf-clap|{model_fingerprint(model, revision, self.model.config)}|{self.dtype}"
+        self.audio_batches = 0
+        self.audio_clips = 0
+
+    def _mel(self, wave: np.ndarray) -> np.ndarray:
+        # With input of exactly `window` samples the extractor pads nothing and crops
+        # nothing, so no random draw happens; fused models get the 4 stacked copies they
+        # expect for a clip that is not longer than the window.
+        truncation = "fusion" if self.fusion else "rand_trunc"
+        mel, _ = self.feature_extractor._get_input_mel(
+            wave.astype(np.float64), self.window, truncation, "repeatpad"
+        )
+        return mel
+
+    def encode_audio(self, waves: list[np.ndarray]) -> np.ndarray:
+        import torch
+
+        for w in waves:
+            if w.shape[0] != self.window:
+                raise ValueError(f"expected {self.window} samples per clip, got {w.shape[0]}")
+        features = torch.from_numpy(np.stack([self._mel(w) for w in waves]).astype(np.float32))
+        is_longer = torch.zeros((len(waves), 1), dtype=torch.bool)
+        with torch.inference_mode():
+            out = self.model.get_audio_features(
+                input_features=features.to(self.device, self.dtype),
+                is_longer=is_longer.to(self.device),
+            )
+            emb = torch.nn.functional.normalize(unwrap_features(out).float(), dim=-1)
+        self.audio_batches += 1
+        self.audio_clips += len(waves)
+        return emb.cpu().numpy()
+
+    def encode_text(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        tokens = self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=77, return_tensors="pt"
+        )
+        with torch.inference_mode():
+            out = self.model.get_text_features(
+                input_ids=tokens["input_ids"].to(self.device),
+                attention_mask=tokens["attention_mask"].to(self.device),
+            )
+            emb = torch.nn.functional.normalize(unwrap_features(out).float(), dim=-1)
+        return emb.cpu().numpy()

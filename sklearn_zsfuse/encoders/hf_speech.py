@@ -1,0 +1,91 @@
+"""Speech foundation models in Hugging Face format: WavLM, HuBERT, wav2vec 2.0, data2vec."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import load_error, model_fingerprint
+
+__all__ = ["HFSpeechEncoder"]
+
+
+class HFSpeechEncoder:
+    """Frozen speech encoder returning every layer's hidden states, mean-pooled per clip.
+
+    Pooling covers valid frames only. Models whose feature extractor takes an
+    attention mask (layer-norm convolution stacks such as WavLM-Large) run in
+    padded batches; the others (group-norm stacks such as wav2vec2-base) are
+    changed by padding, so their batches only ever hold clips of equal length.
+    """
+
+    def __init__(self, model: str, *, revision=None, device="cpu", dtype=None):
+        import torch
+        from transformers import AutoFeatureExtractor, AutoModel
+
+        try:
+            self.model = AutoModel.from_pretrained(model, revision=revision, dtype=dtype)
+            self.feature_extractor = AutoFeatureExtractor.from_pretrained(model, revision=revision)
+        except (OSError, ValueError) as exc:
+            raise load_error(model, "model", exc) from exc
+        self.model.to(device).eval()
+        self.device = device
+        self.dtype = dtype or torch.float32
+        self.sampling_rate = int(self.feature_extractor.sampling_rate)
+        self.uses_mask = bool(getattr(self.feature_extractor, "return_attention_mask", False))
+        config = self.model.config
+        self.n_layers = int(config.num_hidden_layers) + 1  # + the input embeddings
+        self.hidden_size = int(config.hidden_size)
+        self.min_samples = receptive_field(config)
+        self.fingerprint = f"hf-speech|{model_fingerprint(model, revision, config)}|{self.dtype}"
+        self.audio_batches = 0
+        self.audio_clips = 0
+
+    def encode(self, waves: list[np.ndarray]) -> np.ndarray:
+        """(n_clips, n_layers, hidden_size) float32 pooled hidden states."""
+        if self.uses_mask:
+            return self._encode_batch(waves)
+        out = np.empty((len(waves), self.n_layers, self.hidden_size), dtype=np.float32)
+        by_length: dict[int, list[int]] = {}
+        for i, w in enumerate(waves):
+            by_length.setdefault(w.shape[0], []).append(i)
+        for idx in by_length.values():
+            out[idx] = self._encode_batch([waves[i] for i in idx])
+        return out
+
+    def _encode_batch(self, waves: list[np.ndarray]) -> np.ndarray:
+        import torch
+
+        # Clips shorter than the convolution stack's receptive field give no frame.
+        waves = [
+            np.pad(w, (0, self.min_samples - w.shape[0])) if w.shape[0] < self.min_samples else w
+            for w in waves
+        ]
+        inputs = self.feature_extractor(
+            waves,
+            sampling_rate=self.sampling_rate,
+            padding=True,
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
+        values = inputs["input_values"].to(self.device, self.dtype)
+        sample_mask = inputs["attention_mask"].to(self.device)
+        kwargs = {"attention_mask": sample_mask} if self.uses_mask else {}
+        with torch.inference_mode():
+            out = self.model(values, output_hidden_states=True, **kwargs)
+            n_frames = out.hidden_states[0].shape[1]
+            lengths = self.model._get_feat_extract_output_lengths(sample_mask.sum(-1))
+            frame_mask = torch.arange(n_frames, device=self.device)[None, :] < lengths[:, None]
+            weights = (frame_mask.float() / lengths[:, None].clamp(min=1).float())[..., None]
+            pooled = torch.stack([(h.float() * weights).sum(1) for h in out.hidden_states], dim=1)
+        self.audio_batches += 1
+        self.audio_clips += len(waves)
+        return pooled.cpu().numpy()
+
+
+def receptive_field(config) -> int:
+    """Samples the convolutional feature encoder needs to emit one frame."""
+    field, jump = 1, 1
+    for kernel, stride in zip(config.conv_kernel, config.conv_stride):
+        field += (kernel - 1) * jump
+        jump *= stride
+    return field

@@ -1,0 +1,64 @@
+"""make_zsfuse_pipeline: the whole ZS-Fuse system as a plain scikit-learn Pipeline."""
+
+from __future__ import annotations
+
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from .embedding import FMEmbedder
+from .fusion import LateFusionClassifier
+from .prompts import DEFAULT_TEMPLATES
+from .zero_shot import ALMZeroShotScorer
+
+__all__ = ["make_zsfuse_pipeline", "PARAM_PATHS"]
+
+# Where the tunable knobs live in the returned pipeline, for GridSearchCV grids.
+PARAM_PATHS = {
+    "fusion weight": "fusion__weight",
+    "fusion method": "fusion__method",
+    "audio repeats (N_a)": "features__zs__audio_repeats",
+    "text repeats (N_t)": "features__zs__text_repeats",
+    "templates": "features__zs__templates",
+    "class wording": "features__zs__class_prompts",
+    "FM layer": "features__fm__layer",
+    "classifier": "fusion__classifier",
+}
+
+
+def make_zsfuse_pipeline(
+    alm="laion/clap-htsat-unfused",
+    fm="microsoft/wavlm-large",
+    *,
+    class_prompts=None,
+    templates=DEFAULT_TEMPLATES,
+    audio_repeats=1,
+    text_repeats=1,
+    layer=-1,
+    method="weighted",
+    weight=0.5,
+    space="probability",
+    classifier=None,
+    sampling_rate=None,
+    device="auto",
+    dtype="float32",
+    batch_size=8,
+    verbose=0,
+) -> Pipeline:
+    """Build ``Pipeline([("features", FeatureUnion([("zs", ...), ("fm", ...)])), ("fusion", ...)])``.
+
+    ``alm`` and ``fm`` are hub ids or local directories. The tunable parameters
+    sit at the paths in :data:`PARAM_PATHS` (e.g. ``fusion__weight``,
+    ``features__zs__audio_repeats``). Nothing is loaded until ``fit``.
+    """
+    common = dict(sampling_rate=sampling_rate, device=device, dtype=dtype, batch_size=batch_size, verbose=verbose)
+    scorer = ALMZeroShotScorer(
+        alm,
+        class_prompts=class_prompts,
+        templates=templates,
+        audio_repeats=audio_repeats,
+        text_repeats=text_repeats,
+        **common,
+    )
+    embedder = FMEmbedder(fm, layer=layer, **common)
+    features = FeatureUnion([("zs", scorer), ("fm", embedder)])
+    fusion = LateFusionClassifier(method=method, weight=weight, space=space, classifier=classifier)
+    return Pipeline([("features", features), ("fusion", fusion)])

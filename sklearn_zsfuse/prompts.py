@@ -1,0 +1,116 @@
+"""Emotion prompts: templates, class wordings, ensembles and text amplification."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+__all__ = [
+    "DEFAULT_TEMPLATES",
+    "SINGLE_TEMPLATE",
+    "EMOTION_WORDS",
+    "amplify_text",
+    "build_prompts",
+    "class_words",
+]
+
+# The prompt ensemble: each template is filled with an adjective for the class.
+DEFAULT_TEMPLATES: tuple[str, ...] = (
+    "this person is feeling {}.",
+    "a {} voice.",
+    "the speaker sounds {}.",
+    "a recording of a {} person speaking.",
+    "speech with a {} tone.",
+)
+# The plain zero-shot baseline: one template.
+SINGLE_TEMPLATE: tuple[str, ...] = ("this person is feeling {}.",)
+
+# Corpus label spellings (RAVDESS, CREMA-D, IEMOCAP, MSP-Podcast, EmoDB, ...) mapped to
+# the adjective the templates expect. Labels not listed are used as written. Single
+# letters are left out on purpose: they mean different emotions in different corpora.
+EMOTION_WORDS: dict[str, str] = {
+    "neutral": "neutral",
+    "neu": "neutral",
+    "calm": "calm",
+    "happy": "happy",
+    "happiness": "happy",
+    "hap": "happy",
+    "joy": "joyful",
+    "excited": "excited",
+    "exc": "excited",
+    "sad": "sad",
+    "sadness": "sad",
+    "angry": "angry",
+    "anger": "angry",
+    "ang": "angry",
+    "fearful": "fearful",
+    "fear": "fearful",
+    "fea": "fearful",
+    "disgust": "disgusted",
+    "disgusted": "disgusted",
+    "dis": "disgusted",
+    "surprised": "surprised",
+    "surprise": "surprised",
+    "sur": "surprised",
+    "ps": "surprised",
+    "frustrated": "frustrated",
+    "frustration": "frustrated",
+    "fru": "frustrated",
+    "contempt": "contemptuous",
+    "con": "contemptuous",
+    "boredom": "bored",
+    "bored": "bored",
+}
+
+
+def class_words(label, class_prompts: Mapping | None = None) -> tuple[str, ...]:
+    """The word(s) that stand for ``label`` in the templates.
+
+    ``class_prompts`` overrides the defaults per label; a value may be one word
+    or a sequence of words, which are then part of the ensemble.
+    """
+    if class_prompts is not None:
+        for key in (label, str(label)):
+            if key in class_prompts:
+                value = class_prompts[key]
+                words = (value,) if isinstance(value, str) else tuple(value)
+                if not words or not all(isinstance(w, str) and w.strip() for w in words):
+                    raise ValueError(
+                        f"class_prompts[{label!r}] must be a non-empty string or a non-empty "
+                        f"sequence of non-empty strings, got {value!r}."
+                    )
+                return words
+    text = str(label)
+    return (EMOTION_WORDS.get(text.strip().lower(), text),)
+
+
+def amplify_text(prompt: str, repeats: int, separator: str = " ") -> str:
+    """Text amplification: the prompt repeated ``repeats`` times."""
+    return separator.join([prompt] * repeats)
+
+
+def build_prompts(
+    classes: Sequence,
+    templates: Sequence[str],
+    class_prompts: Mapping | None = None,
+    text_repeats: int = 1,
+    separator: str = " ",
+) -> list[list[str]]:
+    """One list of (amplified) prompts per class: every template x every word."""
+    if isinstance(templates, str):
+        templates = (templates,)
+    if len(templates) == 0:
+        raise ValueError("templates must hold at least one template string.")
+    for t in templates:
+        if not isinstance(t, str) or t.count("{}") != 1:
+            raise ValueError(
+                f"Each template must be a string with exactly one '{{}}' placeholder for the "
+                f"class word; got {t!r}."
+            )
+    return [
+        [
+            amplify_text(t.format(word), text_repeats, separator)
+            for word in class_words(c, class_prompts)
+            for t in templates
+        ]
+        for c in classes
+    ]
