@@ -88,6 +88,10 @@ def as_clip_list(X, sampling_rate: int | None) -> list[Clip]:
             "X must be a sequence of clips (paths or waveforms), got a single path; "
             "wrap it in a list: [path]."
         )
+    if hasattr(X, "columns") and hasattr(X, "to_numpy"):
+        raise AudioInputError(
+            "X is a DataFrame; pass one column of paths or waveforms, e.g. df['path']."
+        )
     if hasattr(X, "to_numpy") and getattr(X, "ndim", 1) == 1:  # pandas Series
         X = X.to_numpy()
     if isinstance(X, np.ndarray):
@@ -118,7 +122,10 @@ def as_clip_list(X, sampling_rate: int | None) -> list[Clip]:
         if isinstance(item, bytes):
             raise AudioInputError(f"X[{i}] is bytes; pass a path or a decoded waveform.")
         if hasattr(item, "detach") and hasattr(item, "cpu"):  # a torch tensor
-            item = item.detach().cpu().numpy()
+            item = item.detach().cpu()
+            if item.is_floating_point():  # numpy has no bfloat16
+                item = item.float()
+            item = item.numpy()
         arr = np.asarray(item)
         if arr.dtype == object or arr.dtype.kind not in "fiu":
             raise AudioInputError(
@@ -152,12 +159,17 @@ def check_clips(clips: list[Clip]) -> None:
 
     Reports every missing file at once, so a corpus can be fixed in one pass.
     """
-    missing = [c for c in clips if c.is_path and not c.source.is_file()]
-    if missing:
-        shown = "\n  ".join(c.describe() for c in missing[:20])
-        more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
+    problems = []
+    for c in clips:
+        if c.is_path and not c.source.exists():
+            problems.append(f"{c.describe()}: file not found")
+        elif c.is_path and c.source.is_dir():
+            problems.append(f"{c.describe()}: is a directory, not an audio file")
+    if problems:
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
         raise AudioInputError(
-            f"{len(missing)} of {len(clips)} clip file(s) not found:\n  {shown}{more}"
+            f"{len(problems)} of {len(clips)} clip(s) cannot be read:\n  {shown}{more}"
         )
 
 
@@ -224,7 +236,10 @@ def decode(clip: Clip, target_rate: int) -> np.ndarray:
                 f"[{MIN_SAMPLING_RATE}, {MAX_SAMPLING_RATE}] Hz; set the estimator's "
                 "sampling_rate to the rate of your arrays."
             )
-        wave = _to_mono(_to_float(np.asarray(clip.source)))
+        source = np.asarray(clip.source)
+        if source.size == 0:
+            raise AudioInputError(f"{clip.describe()}: clip is empty (0 samples).")
+        wave = _to_mono(_to_float(source))
     if wave.size == 0:
         raise AudioInputError(f"{clip.describe()}: clip is empty (0 samples).")
     if not np.all(np.isfinite(wave)):

@@ -76,7 +76,11 @@ class HFSpeechEncoder:
             lengths = self.model._get_feat_extract_output_lengths(sample_mask.sum(-1))
             frame_mask = torch.arange(n_frames, device=self.device)[None, :] < lengths[:, None]
             weights = (frame_mask.float() / lengths[:, None].clamp(min=1).float())[..., None]
-            pooled = torch.stack([(h.float() * weights).sum(1) for h in out.hidden_states], dim=1)
+            # The last entry is the model's final output (after the closing layer norm of
+            # stable-layer-norm models such as WavLM-Large): transformers 4 put that in
+            # hidden_states, transformers 5 puts the pre-norm state there.
+            states = list(out.hidden_states[:-1]) + [out.last_hidden_state]
+            pooled = torch.stack([(h.float() * weights).sum(1) for h in states], dim=1)
         self.audio_batches += 1
         self.audio_clips += len(waves)
         return pooled.cpu().numpy()

@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+import torch
+
+from sklearn_zsfuse import FMEmbedder, ModelLoadError, clear_caches
+from sklearn_zsfuse.encoders import get_speech_encoder
+
+
+def test_transform_matches_a_direct_forward_of_one_clip(tiny_wavlm, sine_clips):
+    from transformers import AutoFeatureExtractor, AutoModel
+
+    waves, sr = sine_clips
+    emb = FMEmbedder(tiny_wavlm, sampling_rate=sr, device="cpu").fit(waves)
+    out = emb.transform(waves)
+    model = AutoModel.from_pretrained(tiny_wavlm).eval()
+    fe = AutoFeatureExtractor.from_pretrained(tiny_wavlm)
+    for i, w in enumerate(waves):
+        inputs = fe(w, sampling_rate=sr, return_tensors="pt")
+        with torch.no_grad():
+            last = model(inputs["input_values"]).last_hidden_state[0].mean(0).numpy()
+        np.testing.assert_allclose(out[i], last, rtol=1e-4, atol=1e-5)
+
+
+def test_shapes_layers_and_names(tiny_wavlm, sine_clips):
+    waves, sr = sine_clips
+    emb = FMEmbedder(tiny_wavlm, sampling_rate=sr, device="cpu").fit(waves)
+    assert emb.n_layers_ == 3 and emb.n_features_out_ == 32
+    layers = emb.layer_embeddings(waves)
+    assert layers.shape == (3, 3, 32)
+    np.testing.assert_array_equal(emb.transform(waves), layers[:, -1])
+    np.testing.assert_array_equal(emb.set_params(layer=1).fit(waves).transform(waves), layers[:, 1])
+    np.testing.assert_allclose(emb.set_params(layer="all").fit(waves).transform(waves), layers.mean(1), rtol=1e-6)
+    assert list(emb.get_feature_names_out()[:2]) == ["fm0", "fm1"]
+    assert len(emb.get_feature_names_out()) == 32
+
+
+def test_embedding_does_not_depend_on_its_batch(tiny_wavlm, sine_clips):
+    waves, sr = sine_clips
+    alone = np.vstack([FMEmbedder(tiny_wavlm, sampling_rate=sr, device="cpu").fit().transform([w]) for w in waves])
+    clear_caches()
+    together = FMEmbedder(tiny_wavlm, sampling_rate=sr, batch_size=3, device="cpu").fit().transform(waves)
+    np.testing.assert_allclose(together, alone, rtol=1e-4, atol=1e-5)
+    assert get_speech_encoder(tiny_wavlm, device="cpu").audio_batches >= 1
+
+
+def test_group_norm_models_never_mix_lengths_in_a_batch(tmp_path, sine_clips):
+    """wav2vec2-base style models take no attention mask: padding would change results."""
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    cfg = Wav2Vec2Config(
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+        conv_dim=(8,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+        feat_extract_norm="group",
+    )
+    torch.manual_seed(0)
+    Wav2Vec2Model(cfg).save_pretrained(tmp_path)
+    Wav2Vec2FeatureExtractor(return_attention_mask=False, do_normalize=False).save_pretrained(tmp_path)
+    waves, sr = sine_clips
+    alone = np.vstack([FMEmbedder(str(tmp_path), sampling_rate=sr, device="cpu").fit().transform([w]) for w in waves])
+    clear_caches()
+    together = FMEmbedder(str(tmp_path), sampling_rate=sr, batch_size=3, device="cpu").fit().transform(waves)
+    np.testing.assert_allclose(together, alone, rtol=1e-4, atol=1e-5)
+
+
+def test_clip_shorter_than_the_receptive_field_is_padded(tiny_wavlm):
+    emb = FMEmbedder(tiny_wavlm, sampling_rate=16000, device="cpu").fit()
+    out = emb.transform([np.full(50, 0.1, dtype=np.float32), np.ones(1, dtype=np.float32)])
+    assert out.shape == (2, 32) and np.all(np.isfinite(out))
+
+
+def test_layer_out_of_range_is_refused_at_fit(tiny_wavlm):
+    with pytest.raises(ValueError, match=r"layer=7 is out of range .* 3 hidden states"):
+        FMEmbedder(tiny_wavlm, layer=7).fit()
+
+
+def test_missing_model_directory(tmp_path):
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        FMEmbedder(str(tmp_path / "nope")).fit()
+
+
+def test_cache_serves_repeated_transforms(tiny_wavlm, sine_clips):
+    waves, sr = sine_clips
+    enc = get_speech_encoder(tiny_wavlm, device="cpu")
+    emb = FMEmbedder(tiny_wavlm, sampling_rate=sr, device="cpu").fit()
+    before = enc.audio_clips
+    first = emb.transform(waves)
+    second = emb.set_params(layer=0).fit().transform(waves)  # another layer: same forward pass
+    third = emb.transform(waves + waves)  # duplicates are encoded once
+    assert enc.audio_clips - before == 3
+    assert second.shape == first.shape and third.shape == (6, 32)
