@@ -246,7 +246,7 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
             scores = audio @ self.text_embeddings_.T
         else:
             scores = np.nanmean(np.einsum("nd,ckd->nck", audio, self.text_embeddings_), axis=2)
-        return (self.logit_scale_ * scores).astype(np.float64)
+        return (self.logit_scale_ * scores).astype(np.float32)
 
     def decision_function(self, X):
         return self.transform(X)
