@@ -32,7 +32,9 @@ class FMEmbedder(TransformerMixin, BaseEstimator):
         Hub id or local directory of a model ``transformers.AutoModel`` loads.
     layer : int or "all", default=-1
         Hidden-state index (0 is the convolutional front end's projection, -1
-        the last transformer layer) or "all" for the mean over all of them.
+        the model's final output, i.e. the last transformer layer after the
+        closing layer norm where the model has one) or "all" for the mean over
+        all of them.
     sampling_rate : int or None, default=None
         Rate of waveform arrays in ``X``; files carry their own rate.
     device, dtype, batch_size, revision, verbose
@@ -85,6 +87,8 @@ class FMEmbedder(TransformerMixin, BaseEstimator):
         """
         from transformers import AutoConfig
 
+        if X is not None:  # fail on a bad corpus before any model loads
+            prepare_clips(X, self.sampling_rate)
         try:
             config = AutoConfig.from_pretrained(self.model, revision=self.revision)
         except (OSError, ValueError) as exc:

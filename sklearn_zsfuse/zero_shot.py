@@ -171,8 +171,11 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
         ``X`` is not needed (zero-shot); it is accepted for pipeline use and
         only its length is checked against ``y``.
         """
-        if X is not None and y is not None and len(X) != len(y):
-            raise ValueError(f"X has {len(X)} clips but y has {len(y)} labels.")
+        if X is not None:
+            # Fail on a bad corpus (missing files, wrong types) before any model loads.
+            n_clips = len(prepare_clips(X, self.sampling_rate))
+            if y is not None and n_clips != len(y):
+                raise ValueError(f"X has {n_clips} clips but y has {len(y)} labels.")
         self.classes_ = self._resolve_classes(y)
         self.prompts_ = build_prompts(
             self.classes_, self.templates, self.class_prompts, self.text_repeats, self.text_separator

@@ -155,3 +155,50 @@ def test_array_input_gives_the_same_scores_as_the_files(pipe, ravdess_small):
     arrays = clone(pipe).set_params(features__zs__sampling_rate=16000, features__fm__sampling_rate=16000)
     arrays.fit(paths, y)  # paths carry their own rate; sampling_rate is for arrays only
     np.testing.assert_allclose(arrays.predict_proba(waves), by_path, rtol=1e-5, atol=1e-6)
+
+
+def test_missing_files_fail_before_any_model_loads(pipe, ravdess_small, tmp_path):
+    from sklearn_zsfuse import AudioInputError
+
+    paths, y, _ = ravdess_small
+    bad = list(paths[:4]) + [str(tmp_path / "gone 1.wav"), str(tmp_path / "gone 2.flac")]
+    clear_models()
+    with pytest.raises(AudioInputError, match=r"2 of 6 clip\(s\) cannot be read") as info:
+        pipe.fit(bad, list(y[:6]))
+    assert "X[4]" in str(info.value) and "X[5]" in str(info.value) and "gone 2.flac" in str(info.value)
+    assert loaded_models() == {}
+
+
+def test_cuda_pipeline_falls_back_to_cpu_with_a_warning(pipe, ravdess_small, monkeypatch, tmp_path):
+    import torch
+
+    paths, y, _ = ravdess_small
+    fitted = pipe.set_params(features__zs__device="cpu", features__fm__device="cpu").fit(paths[:16], y[:16])
+    expected = fitted.predict_proba(paths[:16])
+    joblib.dump(fitted.set_params(features__zs__device="cuda", features__fm__device="cuda"), tmp_path / "m.joblib")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("sklearn_zsfuse.encoders.base._warned_devices", set())
+    restored = joblib.load(tmp_path / "m.joblib")
+    with pytest.warns(RuntimeWarning, match="CUDA is not available"):
+        proba = restored.predict_proba(paths[:16])
+    np.testing.assert_allclose(proba, expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_quickstart_runs_all_six_folds_of_ravdess(ravdess_meta, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    from conftest import RAVDESS
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
+    argv = sys.argv
+    sys.argv = [str(script), str(RAVDESS)]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = argv
+    out = capsys.readouterr().out
+    assert "1440 clips, 24 actors, 6 folds" in out
+    assert out.count("| ") >= 3 and "ZS-Fuse (w=0.5)" in out

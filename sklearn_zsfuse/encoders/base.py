@@ -52,12 +52,18 @@ def clear_models() -> None:
         _models.clear()
 
 
+_warned_devices: set[str] = set()  # warn once per process, not once per transform
+
+
 def resolve_device(device: str) -> str:
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if str(device).startswith("cuda") and not torch.cuda.is_available():
+        if device in _warned_devices:
+            return "cpu"
+        _warned_devices.add(device)
         warnings.warn(
             f"device={device!r} was requested but CUDA is not available on this machine; "
             "running on the CPU instead.",
