@@ -17,7 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import PredefinedSplit, cross_validate
@@ -49,7 +48,11 @@ def main(argv=None):
     y = meta.emotion.to_numpy()
     cv = PredefinedSplit(meta.emobox_fold.to_numpy())
 
-    tmp = Path(tempfile.mkdtemp(prefix="zsfuse-"))
+    with tempfile.TemporaryDirectory(prefix="zsfuse-") as tmp:
+        run(args, paths, y, meta, cv, Path(tmp))
+
+
+def run(args, paths, y, meta, cv, tmp: Path):
     alm = args.alm or str(make_tiny_clap(tmp / "tiny-clap"))
     fm = args.fm or str(make_tiny_wavlm(tmp / "tiny-wavlm"))
     random_weights = not (args.alm and args.fm)
@@ -62,7 +65,7 @@ def main(argv=None):
         alm, fm, device=args.device, batch_size=args.batch_size, class_prompts={"fearful": ["fearful", "scared"]}
     )
     systems = {"zero-shot (w=1)": 1.0, "specialist (w=0)": 0.0, "ZS-Fuse (w=0.5)": 0.5}
-    print(f"\n| system | UA | WA |\n|---|---|---|")
+    print("\n| system | UA | WA |\n|---|---|---|")
     for name, weight in systems.items():
         start = time.perf_counter()
         res = cross_validate(
