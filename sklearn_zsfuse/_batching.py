@@ -17,6 +17,7 @@ COMMON_CONSTRAINTS = {
     "dtype": [StrOptions({"float32", "float16", "bfloat16", "auto"})],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
     "revision": [str, None],
+    "store_weights_in_pickle": ["boolean"],
     "verbose": ["verbose"],
 }
 

@@ -41,6 +41,7 @@ def make_zsfuse_pipeline(
     device="auto",
     dtype="float32",
     batch_size=8,
+    store_weights_in_pickle=False,
     verbose=0,
 ) -> Pipeline:
     """Build ``Pipeline([("features", FeatureUnion([("zs", ...), ("fm", ...)])), ("fusion", ...)])``.
@@ -48,8 +49,16 @@ def make_zsfuse_pipeline(
     ``alm`` and ``fm`` are hub ids or local directories. The tunable parameters
     sit at the paths in :data:`PARAM_PATHS` (e.g. ``fusion__weight``,
     ``features__zs__audio_repeats``). Nothing is loaded until ``fit``.
+    ``store_weights_in_pickle=True`` makes pickles of the pipeline carry both models.
     """
-    common = dict(sampling_rate=sampling_rate, device=device, dtype=dtype, batch_size=batch_size, verbose=verbose)
+    common = dict(
+        sampling_rate=sampling_rate,
+        device=device,
+        dtype=dtype,
+        batch_size=batch_size,
+        store_weights_in_pickle=store_weights_in_pickle,
+        verbose=verbose,
+    )
     scorer = ALMZeroShotScorer(
         alm,
         class_prompts=class_prompts,

@@ -14,6 +14,7 @@ from ._batching import COMMON_CONSTRAINTS, cached_encode, prepare_clips
 from .audio import decode, fit_to_window, tile
 from .cache import text_cache
 from .encoders import get_alm_encoder
+from .persistence import WeightsInPickleMixin, check_same_behaviour, weights_id
 from .prompts import DEFAULT_TEMPLATES, build_prompts
 
 __all__ = ["ALMZeroShotScorer", "softmax"]
@@ -29,7 +30,7 @@ def _normalize(v: np.ndarray, axis=-1) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=axis, keepdims=True), 1e-12)
 
 
-class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
+class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
     """Zero-shot speech emotion scores from a dual-encoder audio-language model.
 
     Each clip is embedded by the model's audio tower and compared with one text
@@ -72,6 +73,10 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
     batch_size : int, default=8
     revision : str or None, default=None
         Hub revision (branch, tag or commit) of ``model``.
+    store_weights_in_pickle : bool, default=False
+        Embed the model's files in pickles of this estimator, so that they load
+        where the model is not available. Off, a pickle holds parameters and
+        learned state only and loads the model by name on first use.
     verbose : int, default=0
         Progress bars when > 0.
 
@@ -84,6 +89,11 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
         (n_classes, dim) normalised class embeddings, or (n_classes, n_prompts,
         dim) per-prompt embeddings when ``ensemble="score"``.
     logit_scale_ : float
+    weights_id_ : str
+        A digest of which weights (path or hub commit, file stamps, dtype) ``fit`` used. If
+        ``model`` is later pointed elsewhere (``set_params(model=new_dir)``), the
+        first ``transform`` re-encodes the prompts and raises
+        :class:`ModelMismatchError` unless they match ``text_embeddings_``.
     """
 
     _parameter_constraints = {
@@ -120,6 +130,7 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
         dtype="float32",
         batch_size=8,
         revision=None,
+        store_weights_in_pickle=False,
         verbose=0,
     ):
         self.model = model
@@ -138,6 +149,7 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.dtype = dtype
         self.batch_size = batch_size
         self.revision = revision
+        self.store_weights_in_pickle = store_weights_in_pickle
         self.verbose = verbose
 
     def _encoder(self):
@@ -181,19 +193,31 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
             self.classes_, self.templates, self.class_prompts, self.text_repeats, self.text_separator
         )
         encoder = self._encoder()
-        per_class = [self._encode_texts(encoder, prompts) for prompts in self.prompts_]
-        if self.ensemble == "embedding":
-            self.text_embeddings_ = np.stack([_normalize(e.mean(axis=0)) for e in per_class])
-        else:
-            width = max(len(p) for p in self.prompts_)
-            # Classes may have different numbers of words; pad with NaN and average with nanmean.
-            emb = np.full((len(per_class), width, per_class[0].shape[1]), np.nan, dtype=np.float32)
-            for c, e in enumerate(per_class):
-                emb[c, : len(e)] = e
-            self.text_embeddings_ = emb
+        self.text_embeddings_ = self._text_embeddings(encoder)
         self.logit_scale_ = float(self.logit_scale if self.logit_scale is not None else encoder.logit_scale)
+        self.weights_id_ = weights_id(encoder)
         self.n_features_out_ = len(self.classes_)
         return self
+
+    def _text_embeddings(self, encoder):
+        per_class = [self._encode_texts(encoder, prompts) for prompts in self.prompts_]
+        if self.ensemble == "embedding":
+            return np.stack([_normalize(e.mean(axis=0)) for e in per_class])
+        width = max(len(p) for p in self.prompts_)
+        # Classes may have different numbers of words; pad with NaN and average with nanmean.
+        emb = np.full((len(per_class), width, per_class[0].shape[1]), np.nan, dtype=np.float32)
+        for c, e in enumerate(per_class):
+            emb[c, : len(e)] = e
+        return emb
+
+    def _check_model(self, encoder):
+        """Fail loudly if ``model`` now names other weights than at fit (moved dirs are fine)."""
+        fitted = getattr(self, "weights_id_", None)  # None: pickled by an older version
+        if fitted is None or fitted == weights_id(encoder):
+            return
+        reference = np.nan_to_num(self.text_embeddings_)  # NaN pads of ensemble="score"
+        current = np.nan_to_num(self._text_embeddings(encoder))
+        check_same_behaviour(self, "class prompt embeddings", reference, current)
 
     def _encode_texts(self, encoder, texts):
         rows = []
@@ -214,7 +238,9 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def audio_embeddings(self, X) -> np.ndarray:
         """(n_clips, dim) normalised audio embeddings after amplification and windowing."""
-        clips = prepare_clips(X, self.sampling_rate)
+        return self._audio_embeddings(prepare_clips(X, self.sampling_rate))
+
+    def _audio_embeddings(self, clips) -> np.ndarray:
         encoder = self._encoder()
         seed = None
         if self.crop == "random":
@@ -244,7 +270,9 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Zero-shot scores (scaled cosine similarities), shape (n_clips, n_classes)."""
         check_is_fitted(self)
-        audio = self.audio_embeddings(X)
+        clips = prepare_clips(X, self.sampling_rate)  # bad input fails before a model loads
+        self._check_model(self._encoder())
+        audio = self._audio_embeddings(clips)
         if self.ensemble == "embedding":
             scores = audio @ self.text_embeddings_.T
         else:
