@@ -33,6 +33,7 @@ def make_zsfuse_pipeline(
     audio_repeats=1,
     text_repeats=1,
     layer=-1,
+    max_duration=60.0,
     method="weighted",
     weight=0.5,
     space="probability",
@@ -52,6 +53,7 @@ def make_zsfuse_pipeline(
     ``store_weights_in_pickle=True`` makes pickles of the pipeline carry both models.
     """
     common = dict(
+        max_duration=max_duration,
         sampling_rate=sampling_rate,
         device=device,
         dtype=dtype,

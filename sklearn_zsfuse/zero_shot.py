@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -11,7 +12,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._batching import COMMON_CONSTRAINTS, cached_encode, prepare_clips
-from .audio import decode, fit_to_window, tile
+from ._labels import warn_unseen_labels
+from .audio import amplified_window, decode
 from .cache import text_cache
 from .encoders import get_alm_encoder
 from .persistence import WeightsInPickleMixin, check_same_behaviour, weights_id
@@ -63,6 +65,14 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
     crop : {"center", "random"}, default="center"
         Where clips longer than the window are cut. "random" draws the offset
         from ``random_state`` and the clip's content, so results are repeatable.
+    max_duration : float or None, default=60.0
+        Clips longer than this many seconds are first cut to their centre
+        ``max_duration`` seconds (files are read from the centre only), so an
+        hour-long recording costs what a minute costs. The model then sees one
+        window (7-10 s) of the tiled clip, gathered without building the tiled
+        clip. With ``audio_repeats=1`` and ``crop="center"`` the window is the
+        clip's centre either way. ``None`` decodes whole clips (about 0.7 GB of
+        float32 per hour at 48 kHz, one clip at a time).
     random_state : int or None, default=None
         Seed of the random crops; required when ``crop="random"``.
     sampling_rate : int or None, default=None
@@ -107,6 +117,7 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         "ensemble": [StrOptions({"embedding", "score"})],
         "logit_scale": [Interval(Real, 0, None, closed="neither"), None],
         "crop": [StrOptions({"center", "random"})],
+        "max_duration": [Interval(Real, 0, None, closed="neither"), None],
         "random_state": [Interval(Integral, 0, None, closed="left"), None],
         **COMMON_CONSTRAINTS,
     }
@@ -124,6 +135,7 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         ensemble="embedding",
         logit_scale=None,
         crop="center",
+        max_duration=60.0,
         random_state=None,
         sampling_rate=None,
         device="auto",
@@ -143,6 +155,7 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         self.ensemble = ensemble
         self.logit_scale = logit_scale
         self.crop = crop
+        self.max_duration = max_duration
         self.random_state = random_state
         self.sampling_rate = sampling_rate
         self.device = device
@@ -188,16 +201,33 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
             n_clips = len(prepare_clips(X, self.sampling_rate))
             if y is not None and n_clips != len(y):
                 raise ValueError(f"X has {n_clips} clips but y has {len(y)} labels.")
+        self._crop_seed()  # parameter errors before any model loads
         self.classes_ = self._resolve_classes(y)
         self.prompts_ = build_prompts(
             self.classes_, self.templates, self.class_prompts, self.text_repeats, self.text_separator
         )
+        self._warn_unused_class_prompts()
         encoder = self._encoder()
         self.text_embeddings_ = self._text_embeddings(encoder)
         self.logit_scale_ = float(self.logit_scale if self.logit_scale is not None else encoder.logit_scale)
         self.weights_id_ = weights_id(encoder)
         self.n_features_out_ = len(self.classes_)
         return self
+
+    def _warn_unused_class_prompts(self):
+        """A wording for a label that is not a class is likely a misspelt key: say so."""
+        if not self.class_prompts:
+            return
+        names = {c for c in self.classes_.tolist()} | {str(c) for c in self.classes_.tolist()}
+        unused = sorted((k for k in self.class_prompts if k not in names), key=str)
+        if unused:
+            warnings.warn(
+                f"class_prompts has wording for {unused}, which are not among the classes "
+                f"{self.classes_.tolist()}; it is not used. Check the spelling of the keys "
+                "(classes without an entry use the built-in emotion word, else the label itself).",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _text_embeddings(self, encoder):
         per_class = [self._encode_texts(encoder, prompts) for prompts in self.prompts_]
@@ -240,30 +270,36 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         """(n_clips, dim) normalised audio embeddings after amplification and windowing."""
         return self._audio_embeddings(prepare_clips(X, self.sampling_rate))
 
-    def _audio_embeddings(self, clips) -> np.ndarray:
-        encoder = self._encoder()
-        seed = None
-        if self.crop == "random":
-            if self.random_state is None:
-                raise ValueError(
-                    "crop='random' needs an integer random_state, so that crops (and cached "
-                    "embeddings) are repeatable; or use crop='center'."
-                )
-            seed = int(self.random_state)
-        key = (encoder.fingerprint, "alm", self.audio_repeats, self.crop, seed)
+    def _crop_seed(self):
+        if self.crop != "random":
+            return None
+        if self.random_state is None:
+            raise ValueError(
+                "crop='random' needs an integer random_state, so that crops (and cached "
+                "embeddings) are repeatable; or use crop='center'."
+            )
+        return int(self.random_state)
 
-        def encode_batch(batch):
-            waves = []
-            for clip in batch:
-                wave = tile(decode(clip, encoder.sampling_rate), self.audio_repeats)
-                rng = None
-                if self.crop == "random":
-                    rng = np.random.default_rng([seed, int(clip.content_key()[:8], 16)])
-                waves.append(fit_to_window(wave, encoder.window, crop=self.crop, rng=rng))
-            return encoder.encode_audio(waves)
+    def _audio_embeddings(self, clips) -> np.ndarray:
+        seed = self._crop_seed()
+        encoder = self._encoder()
+        key = (encoder.fingerprint, "alm", self.audio_repeats, self.crop, seed, self.max_duration)
+
+        def prepare(clip, wave):
+            rng = None
+            if seed is not None:
+                rng = np.random.default_rng([seed, int(clip.content_key()[:8], 16)])
+            return amplified_window(wave, self.audio_repeats, encoder.window, crop=self.crop, rng=rng)
 
         out = cached_encode(
-            clips, key, encode_batch, self.batch_size, desc="ALM audio", verbose=self.verbose
+            clips,
+            key,
+            lambda clip: decode(clip, encoder.sampling_rate, self.max_duration),
+            encoder.encode_audio,
+            self.batch_size,
+            prepare=prepare,
+            desc=type(self).__name__,
+            verbose=self.verbose,
         )
         return np.stack(out)
 
@@ -287,6 +323,14 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
 
     def predict(self, X):
         return self.classes_[np.argmax(self.transform(X), axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on ``(X, y)``; labels not in ``classes_`` count as errors, with a warning."""
+        check_is_fitted(self)
+        warn_unseen_labels(
+            self, y, "A zero-shot scorer can score any label: include them in classes=[...] and refit."
+        )
+        return super().score(X, y, sample_weight=sample_weight)
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)
