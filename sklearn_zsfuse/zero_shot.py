@@ -170,6 +170,7 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
 
     def _resolve_classes(self, y):
         if self.classes is not None:
+            _check_one_label_type(self.classes, "classes")
             classes = np.unique(np.asarray(self.classes, dtype=object if _has_str(self.classes) else None))
             if len(classes) < 1:
                 raise ValueError("classes must hold at least one label.")
@@ -187,6 +188,7 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D, got shape {y.shape}.")
+        _check_one_label_type(y, "y")
         return np.unique(y)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -342,6 +344,16 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         tags.input_tags.string = True
         tags.target_tags.required = False
         return tags
+
+
+def _check_one_label_type(labels, name) -> None:
+    """Strings and numbers cannot be sorted together (nor told apart as prompts: 3 vs '3')."""
+    values = np.asarray(labels, dtype=object).ravel().tolist()
+    if len({isinstance(v, str) for v in values}) > 1:
+        raise ValueError(
+            f"Mix of label input types (strings and numbers) in {name}: {values[:6]}; use one type "
+            "for all labels."
+        )
 
 
 def _has_str(values) -> bool:
