@@ -13,7 +13,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-__all__ = ["EmbeddingCache", "audio_cache", "text_cache", "clear_caches"]
+__all__ = ["EmbeddingCache", "audio_cache", "text_cache", "silent_keys", "clear_caches"]
 
 
 class EmbeddingCache:
@@ -70,9 +70,13 @@ class EmbeddingCache:
 # 2 GiB holds the per-layer pooled WavLM-Large states of about 20k clips.
 audio_cache = EmbeddingCache(max_bytes=2 * 1024**3)
 text_cache = EmbeddingCache(max_bytes=256 * 1024**2)
+# Audio cache keys of clips that decoded to digital silence, so that a transform served
+# from the cache warns about them as the first one did.
+silent_keys: set[tuple] = set()
 
 
 def clear_caches() -> None:
     """Drop every cached embedding (models stay loaded; see ``encoders.clear_models``)."""
     audio_cache.clear()
     text_cache.clear()
+    silent_keys.clear()

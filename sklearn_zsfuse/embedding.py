@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import os
-import warnings
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._batching import COMMON_CONSTRAINTS, cached_encode, prepare_clips
 from .audio import decode
 from .encoders import get_speech_encoder
-from .encoders.base import load_error
+from .encoders.base import load_error, model_source
+from .persistence import WeightsInPickleMixin, check_same_behaviour, weights_id
 
 __all__ = ["FMEmbedder"]
 
 
-class FMEmbedder(TransformerMixin, BaseEstimator):
+class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
     """Utterance embeddings from WavLM, HuBERT, wav2vec 2.0 or data2vec.
 
     Every layer's hidden states are mean-pooled over the clip's valid frames
@@ -35,9 +35,17 @@ class FMEmbedder(TransformerMixin, BaseEstimator):
         the model's final output, i.e. the last transformer layer after the
         closing layer norm where the model has one) or "all" for the mean over
         all of them.
+    max_duration : float or None, default=60.0
+        Clips longer than this many seconds are cut to their centre
+        ``max_duration`` seconds before the model sees them (files are read from
+        the centre only), so memory and time per clip stay bounded however long
+        the recording: an hour-long file costs what a minute costs. 60 s keeps
+        every clip of the common emotion corpora whole (their utterances last
+        2-35 s). ``None`` encodes whole clips; self-attention memory then grows
+        with the square of the duration.
     sampling_rate : int or None, default=None
         Rate of waveform arrays in ``X``; files carry their own rate.
-    device, dtype, batch_size, revision, verbose
+    device, dtype, batch_size, revision, store_weights_in_pickle, verbose
         As in :class:`ALMZeroShotScorer`. Clips are sorted by length before
         batching to cut padding.
 
@@ -47,11 +55,20 @@ class FMEmbedder(TransformerMixin, BaseEstimator):
         The embedding size (the model's hidden size).
     n_layers_ : int
         Number of hidden states the model returns (transformer layers + 1).
+    weights_id_ : str
+        A digest of which weights (path or hub commit, file stamps, dtype) ``fit`` used.
+    probe_embedding_ : ndarray of shape (hidden_size,)
+        The model's embedding of a fixed synthetic probe signal. If ``model`` is
+        later pointed elsewhere (``set_params(model=new_dir)``), the first
+        ``transform`` recomputes it and raises :class:`ModelMismatchError` unless
+        it matches, so a moved copy of the same weights works and other weights
+        never silently feed a classifier trained on these.
     """
 
     _parameter_constraints = {
         "model": [str, os.PathLike],
         "layer": [Integral, StrOptions({"all"})],
+        "max_duration": [Interval(Real, 0, None, closed="neither"), None],
         **COMMON_CONSTRAINTS,
     }
 
@@ -60,20 +77,24 @@ class FMEmbedder(TransformerMixin, BaseEstimator):
         model="microsoft/wavlm-large",
         *,
         layer=-1,
+        max_duration=60.0,
         sampling_rate=None,
         device="auto",
         dtype="float32",
         batch_size=8,
         revision=None,
+        store_weights_in_pickle=False,
         verbose=0,
     ):
         self.model = model
         self.layer = layer
+        self.max_duration = max_duration
         self.sampling_rate = sampling_rate
         self.device = device
         self.dtype = dtype
         self.batch_size = batch_size
         self.revision = revision
+        self.store_weights_in_pickle = store_weights_in_pickle
         self.verbose = verbose
 
     def _encoder(self):
@@ -81,16 +102,18 @@ class FMEmbedder(TransformerMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
-        """Read the model's configuration (not its weights) and check ``layer``.
+        """Check ``layer`` against the model's configuration, then record the model's signature.
 
-        Nothing is learned from ``X``: the model is frozen.
+        Nothing is learned from ``X``: the model is frozen. The model is loaded
+        (once per process) to embed a fixed probe signal, see ``probe_embedding_``.
         """
         from transformers import AutoConfig
 
         if X is not None:  # fail on a bad corpus before any model loads
             prepare_clips(X, self.sampling_rate)
+        source, revision = model_source(self.model, self.revision)
         try:
-            config = AutoConfig.from_pretrained(self.model, revision=self.revision)
+            config = AutoConfig.from_pretrained(source, revision=revision)
         except (OSError, ValueError) as exc:
             raise load_error(self.model, "model", exc) from exc
         self.n_layers_ = int(config.num_hidden_layers) + 1
@@ -101,27 +124,32 @@ class FMEmbedder(TransformerMixin, BaseEstimator):
                 f"{self.n_layers_} hidden states (valid: {-self.n_layers_}..{self.n_layers_ - 1} "
                 "or 'all')."
             )
+        encoder = self._encoder()
+        self.weights_id_ = weights_id(encoder)
+        self.probe_embedding_ = encoder.probe_embedding().copy()
         return self
+
+    def _check_model(self, encoder):
+        """Fail loudly if ``model`` now names other weights than at fit (moved dirs are fine)."""
+        fitted = getattr(self, "weights_id_", None)  # None: pickled by an older version
+        if fitted is None or fitted == weights_id(encoder):
+            return
+        check_same_behaviour(self, "embeddings of a probe signal", self.probe_embedding_, encoder.probe_embedding())
 
     def layer_embeddings(self, X) -> np.ndarray:
         """(n_clips, n_layers, hidden_size) pooled hidden states of every layer."""
-        clips = prepare_clips(X, self.sampling_rate)
+        return self._layer_embeddings(prepare_clips(X, self.sampling_rate))
+
+    def _layer_embeddings(self, clips) -> np.ndarray:
         encoder = self._encoder()
-
-        def encode_batch(batch):
-            waves = [decode(clip, encoder.sampling_rate) for clip in batch]
-            with warnings.catch_warnings():
-                # torch deprecates the mask types transformers passes to attention.
-                warnings.filterwarnings("ignore", message=".*mismatched key_padding_mask.*")
-                return encoder.encode(waves)
-
         out = cached_encode(
             clips,
-            (encoder.fingerprint, "fm-pooled-layers"),
-            encode_batch,
+            (encoder.fingerprint, "fm-pooled-layers", self.max_duration),
+            lambda clip: decode(clip, encoder.sampling_rate, self.max_duration),
+            encoder.encode,
             self.batch_size,
             order=_by_duration,
-            desc="FM embedding",
+            desc=type(self).__name__,
             verbose=self.verbose,
         )
         return np.stack(out)
@@ -129,7 +157,9 @@ class FMEmbedder(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Pooled embeddings of shape (n_clips, hidden_size)."""
         check_is_fitted(self)
-        layers = self.layer_embeddings(X)
+        clips = prepare_clips(X, self.sampling_rate)  # bad input fails before a model loads
+        self._check_model(self._encoder())
+        layers = self._layer_embeddings(clips)
         if self.layer == "all":
             return layers.mean(axis=1)
         return np.ascontiguousarray(layers[:, self.layer, :])

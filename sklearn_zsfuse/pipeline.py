@@ -33,6 +33,7 @@ def make_zsfuse_pipeline(
     audio_repeats=1,
     text_repeats=1,
     layer=-1,
+    max_duration=60.0,
     method="weighted",
     weight=0.5,
     space="probability",
@@ -41,6 +42,7 @@ def make_zsfuse_pipeline(
     device="auto",
     dtype="float32",
     batch_size=8,
+    store_weights_in_pickle=False,
     verbose=0,
 ) -> Pipeline:
     """Build ``Pipeline([("features", FeatureUnion([("zs", ...), ("fm", ...)])), ("fusion", ...)])``.
@@ -48,8 +50,17 @@ def make_zsfuse_pipeline(
     ``alm`` and ``fm`` are hub ids or local directories. The tunable parameters
     sit at the paths in :data:`PARAM_PATHS` (e.g. ``fusion__weight``,
     ``features__zs__audio_repeats``). Nothing is loaded until ``fit``.
+    ``store_weights_in_pickle=True`` makes pickles of the pipeline carry both models.
     """
-    common = dict(sampling_rate=sampling_rate, device=device, dtype=dtype, batch_size=batch_size, verbose=verbose)
+    common = dict(
+        max_duration=max_duration,
+        sampling_rate=sampling_rate,
+        device=device,
+        dtype=dtype,
+        batch_size=batch_size,
+        store_weights_in_pickle=store_weights_in_pickle,
+        verbose=verbose,
+    )
     scorer = ALMZeroShotScorer(
         alm,
         class_prompts=class_prompts,

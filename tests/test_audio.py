@@ -188,7 +188,7 @@ def test_check_clips_reports_every_missing_file(tmp_path, good_wav):
     with pytest.raises(AudioInputError) as info:
         check_clips(clips)
     msg = str(info.value)
-    assert msg.startswith("2 of 3 clip(s) cannot be read")
+    assert msg.startswith("2 of 3 clip(s) cannot be used")
     assert msg.count("file not found") == 2
     assert f"X[0] ({str(missing_a)!r})" in msg
     assert f"X[2] ({str(missing_b)!r})" in msg
@@ -201,7 +201,7 @@ def test_check_clips_truncates_a_long_list(tmp_path):
     with pytest.raises(AudioInputError) as info:
         check_clips(as_clip_list(paths, None))
     msg = str(info.value)
-    assert msg.startswith("25 of 25 clip(s) cannot be read")
+    assert msg.startswith("25 of 25 clip(s) cannot be used")
     assert "X[19]" in msg and "X[20]" not in msg
     assert "... and 5 more" in msg
 
@@ -265,7 +265,9 @@ def test_undecodable_file_is_rejected(tmp_path, good_wav, content):
     bad = tmp_path / "broken.wav"
     bad.write_bytes(content)
     clips = as_clip_list([good_wav, bad], None)
-    check_clips(clips)  # it exists: only decoding can tell
+    with pytest.raises(AudioInputError) as info:
+        check_clips(clips)  # the header check catches it before any model loads
+    assert f"1 of 2 clip(s) cannot be used:\n  X[1] ({str(bad)!r}): cannot be decoded as audio" in str(info.value)
     with pytest.raises(AudioInputError) as info:
         decode(clips[1], 16000)
     msg = str(info.value)

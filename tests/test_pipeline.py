@@ -163,7 +163,7 @@ def test_missing_files_fail_before_any_model_loads(pipe, ravdess_small, tmp_path
     paths, y, _ = ravdess_small
     bad = list(paths[:4]) + [str(tmp_path / "gone 1.wav"), str(tmp_path / "gone 2.flac")]
     clear_models()
-    with pytest.raises(AudioInputError, match=r"2 of 6 clip\(s\) cannot be read") as info:
+    with pytest.raises(AudioInputError, match=r"2 of 6 clip\(s\) cannot be used") as info:
         pipe.fit(bad, list(y[:6]))
     assert "X[4]" in str(info.value) and "X[5]" in str(info.value) and "gone 2.flac" in str(info.value)
     assert loaded_models() == {}

@@ -2,19 +2,25 @@
 
 from .base import (
     ModelLoadError,
+    ModelMismatchError,
     clear_models,
     get_shared,
     loaded_models,
+    model_source,
+    register_model_source,
     resolve_device,
     resolve_dtype,
 )
 
 __all__ = [
     "ModelLoadError",
+    "ModelMismatchError",
     "clear_models",
     "get_alm_encoder",
     "get_speech_encoder",
     "loaded_models",
+    "model_source",
+    "register_model_source",
     "resolve_device",
     "resolve_dtype",
 ]
@@ -24,11 +30,12 @@ def get_alm_encoder(model: str, *, revision=None, device="auto", dtype="float32"
     """The shared audio-language encoder for ``model`` (a CLAP hub id or local directory)."""
     from .hf_clap import HFClapEncoder
 
+    source, revision = model_source(model, revision)
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
-    key = ("hf-clap", str(model), revision, device, str(torch_dtype))
+    key = ("hf-clap", source, revision, device, str(torch_dtype))
     return get_shared(
-        key, lambda: HFClapEncoder(str(model), revision=revision, device=device, dtype=torch_dtype)
+        key, lambda: HFClapEncoder(source, revision=revision, device=device, dtype=torch_dtype)
     )
 
 
@@ -36,9 +43,10 @@ def get_speech_encoder(model: str, *, revision=None, device="auto", dtype="float
     """The shared speech foundation model for ``model`` (hub id or local directory)."""
     from .hf_speech import HFSpeechEncoder
 
+    source, revision = model_source(model, revision)
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
-    key = ("hf-speech", str(model), revision, device, str(torch_dtype))
+    key = ("hf-speech", source, revision, device, str(torch_dtype))
     return get_shared(
-        key, lambda: HFSpeechEncoder(str(model), revision=revision, device=device, dtype=torch_dtype)
+        key, lambda: HFSpeechEncoder(source, revision=revision, device=device, dtype=torch_dtype)
     )

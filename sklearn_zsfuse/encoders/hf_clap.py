@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import load_error, model_fingerprint, unwrap_features
+from .base import LOAD_ERRORS, load_error, model_fingerprint, unwrap_features
 
 __all__ = ["HFClapEncoder"]
 
@@ -22,9 +22,10 @@ class HFClapEncoder:
         from transformers import ClapModel, ClapProcessor
 
         try:
-            self.model = ClapModel.from_pretrained(model, revision=revision, dtype=dtype)
+            # safetensors when present; a pickled .bin only through torch's weights_only loader
+            self.model = ClapModel.from_pretrained(model, revision=revision, dtype=dtype, weights_only=True)
             processor = ClapProcessor.from_pretrained(model, revision=revision)
-        except (OSError, ValueError) as exc:
+        except LOAD_ERRORS as exc:
             raise load_error(model, "model", exc) from exc
         self.model.to(device).eval()
         self.device = device
@@ -38,6 +39,13 @@ class HFClapEncoder:
         self.fingerprint = f"hf-clap|{model_fingerprint(model, revision, self.model.config)}|{self.dtype}"
         self.audio_batches = 0
         self.audio_clips = 0
+
+    def save(self, directory) -> None:
+        """Write the model (safetensors) and its processor, loadable by ``from_pretrained``."""
+        from transformers import ClapProcessor
+
+        self.model.save_pretrained(directory)
+        ClapProcessor(feature_extractor=self.feature_extractor, tokenizer=self.tokenizer).save_pretrained(directory)
 
     def _mel(self, wave: np.ndarray) -> np.ndarray:
         # With input of exactly `window` samples the extractor pads nothing and crops
