@@ -224,8 +224,12 @@ def resample(wave: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
     return soxr.resample(wave, orig_rate, target_rate, quality="HQ").astype(np.float32, copy=False)
 
 
-def decode(clip: Clip, target_rate: int) -> np.ndarray:
-    """Return the clip as a finite, non-empty mono float32 waveform at ``target_rate``."""
+def decode(clip: Clip, target_rate: int, resampler=None) -> np.ndarray:
+    """Return the clip as a finite, non-empty mono float32 waveform at ``target_rate``.
+
+    ``resampler(wave, orig_rate)`` replaces the default (soxr, high quality) where a
+    model was trained with another one, so that its embeddings match its own package.
+    """
     if clip.is_path:
         wave, rate = _decode_file(clip)
     else:
@@ -247,7 +251,10 @@ def decode(clip: Clip, target_rate: int) -> np.ndarray:
         raise AudioInputError(
             f"{clip.describe()}: {bad} of {wave.size} samples are NaN or infinite."
         )
-    return resample(np.ascontiguousarray(wave, dtype=np.float32), rate, target_rate)
+    wave = np.ascontiguousarray(wave, dtype=np.float32)
+    if resampler is not None and rate != target_rate:
+        return np.ascontiguousarray(resampler(wave, rate), dtype=np.float32)
+    return resample(wave, rate, target_rate)
 
 
 def tile(wave: np.ndarray, repeats: int) -> np.ndarray:
@@ -257,19 +264,28 @@ def tile(wave: np.ndarray, repeats: int) -> np.ndarray:
 
 def fit_to_window(
     wave: np.ndarray,
-    window: int,
+    window: int | None,
     *,
     crop: str = "center",
     rng: np.random.Generator | None = None,
+    pad: str = "repeatpad",
 ) -> np.ndarray:
-    """Repeat-pad a short clip or crop a long one to exactly ``window`` samples.
+    """Pad a short clip or crop a long one to exactly ``window`` samples.
 
-    Short clips are repeated a whole number of times then zero-padded, as CLAP
-    models were trained ("repeatpad"). Long clips are centre-cropped, or cropped
-    at an offset drawn from ``rng`` when ``crop="random"``.
+    Short clips are repeated as each model was trained: ``pad="repeatpad"``
+    (LAION-CLAP) repeats a whole number of times then zero-pads, ``pad="repeat"``
+    (MS-CLAP) repeats past the window and cuts. Long clips are centre-cropped, or
+    cropped at an offset drawn from ``rng`` when ``crop="random"``. ``window=None``
+    (a model that takes any length) returns the clip unchanged.
     """
+    if window is None:
+        return wave
+    if pad not in ("repeatpad", "repeat"):
+        raise ValueError(f"pad must be 'repeatpad' or 'repeat', got {pad!r}")
     n = wave.shape[0]
     if n < window:
+        if pad == "repeat":
+            return np.tile(wave, -(-window // n))[:window]
         wave = np.tile(wave, window // n)
         return np.pad(wave, (0, window - wave.shape[0]))
     if n == window:

@@ -7,7 +7,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._batching import COMMON_CONSTRAINTS, cached_encode, prepare_clips
@@ -39,8 +39,16 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    model : str, default="laion/clap-htsat-unfused"
-        A CLAP checkpoint in Hugging Face format: hub id or local directory.
+    model : str, path or spec, default="laion/clap-htsat-unfused"
+        The audio-language model: a CLAP checkpoint in Hugging Face format (hub id
+        or directory); ``"msclap-2022"``/``"msclap-2023"`` or a local msclap
+        ``.pth``; ``"laion-clap:<id or name>"`` or a local laion_clap ``.pt``;
+        ``"yfyeung/CLSP"`` or ``"clsp:<id or dir>"``; a name registered with
+        :func:`sklearn_zsfuse.encoders.register_alm`; or a spec object with a
+        ``load`` method (:class:`~sklearn_zsfuse.encoders.MSClap`,
+        :class:`~sklearn_zsfuse.encoders.LaionClap`,
+        :class:`~sklearn_zsfuse.encoders.CLSP`) to give local files for every
+        part. The README lists rates, windows and extras.
     classes : array-like or None, default=None
         The labels to score. ``None`` learns them from ``y`` in ``fit``.
     class_prompts : dict or None, default=None
@@ -87,7 +95,7 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "model": [str, os.PathLike],
+        "model": [str, os.PathLike, HasMethods(["load"])],
         "classes": ["array-like", None],
         "class_prompts": [dict, None],
         "templates": [tuple, list, str],
@@ -207,7 +215,8 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
             unique = list(dict.fromkeys(missing))
             for start in range(0, len(unique), 64):
                 chunk = unique[start : start + 64]
-                for t, e in zip(chunk, encoder.encode_text(chunk)):
+                out = _checked_embeddings(encoder.encode_text(chunk), len(chunk), "encode_text", self.model)
+                for t, e in zip(chunk, out):
                     text_cache.put((encoder.fingerprint, t), e)
             rows = [text_cache.get((encoder.fingerprint, t)) if r is None else r for t, r in zip(texts, rows)]
         return np.stack(rows).astype(np.float32)
@@ -226,15 +235,18 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
             seed = int(self.random_state)
         key = (encoder.fingerprint, "alm", self.audio_repeats, self.crop, seed)
 
+        resampler = getattr(encoder, "resample", None)
+        pad = getattr(encoder, "pad_mode", "repeatpad")
+
         def encode_batch(batch):
             waves = []
             for clip in batch:
-                wave = tile(decode(clip, encoder.sampling_rate), self.audio_repeats)
+                wave = tile(decode(clip, encoder.sampling_rate, resampler), self.audio_repeats)
                 rng = None
                 if self.crop == "random":
                     rng = np.random.default_rng([seed, int(clip.content_key()[:8], 16)])
-                waves.append(fit_to_window(wave, encoder.window, crop=self.crop, rng=rng))
-            return encoder.encode_audio(waves)
+                waves.append(fit_to_window(wave, encoder.window, crop=self.crop, rng=rng, pad=pad))
+            return _checked_embeddings(encoder.encode_audio(waves), len(waves), "encode_audio", self.model)
 
         out = cached_encode(
             clips, key, encode_batch, self.batch_size, desc="ALM audio", verbose=self.verbose
@@ -270,6 +282,19 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.target_tags.required = False
         return tags
+
+
+def _checked_embeddings(out, n: int, method: str, model) -> np.ndarray:
+    """Embeddings as (n, D) float32, L2-normalised; a plugged-in encoder's mistakes named."""
+    out = np.asarray(out.detach().cpu().float() if hasattr(out, "detach") else out, dtype=np.float32)
+    if out.ndim != 2 or out.shape[0] != n:
+        raise ValueError(
+            f"{method}() of model={model!r} returned shape {out.shape} for {n} inputs; expected "
+            f"({n}, embedding_dim)."
+        )
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"{method}() of model={model!r} returned NaN or infinite values.")
+    return _normalize(out)
 
 
 def _has_str(values) -> bool:
