@@ -8,7 +8,7 @@ model embeddings.
 from .audio import AudioInputError
 from .cache import clear_caches
 from .embedding import FMEmbedder
-from .encoders import ModelLoadError, clear_models
+from .encoders import MissingExtraError, ModelLoadError, clear_models
 from .fusion import LateFusionClassifier
 from .pipeline import PARAM_PATHS, make_zsfuse_pipeline
 from .prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_TEMPLATES",
     "FMEmbedder",
     "LateFusionClassifier",
+    "MissingExtraError",
     "ModelLoadError",
     "PARAM_PATHS",
     "SINGLE_TEMPLATE",

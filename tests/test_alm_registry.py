@@ -294,3 +294,19 @@ def test_clsp_adapter_equals_the_model_own_call_offline(tiny_clsp, sine_clips, m
 def test_clsp_offline_without_files_says_what_to_pass():
     with pytest.raises(ModelLoadError, match=r"yfyeung/CLSP.*not in the local Hugging Face cache.*CLSP\('/local/dir'\)"):
         get_alm_encoder("yfyeung/CLSP", device="cpu")
+
+
+def test_hf_clap_and_speech_models_from_directories_open_no_socket(tiny_clap, tiny_wavlm, sine_clips, monkeypatch):
+    from sklearn_zsfuse import FMEmbedder
+    from sklearn_zsfuse.encoders import clear_models
+
+    waves, sr = sine_clips
+    clear_models()  # load anew, under the refusal
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network connection attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    ALMZeroShotScorer(tiny_clap, sampling_rate=sr, device="cpu").fit(waves, ["a", "b", "a"]).transform(waves)
+    FMEmbedder(tiny_wavlm, sampling_rate=sr, device="cpu").fit(waves).transform(waves)
