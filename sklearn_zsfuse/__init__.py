@@ -8,7 +8,7 @@ model embeddings.
 from .audio import AudioInputError
 from .cache import clear_caches
 from .embedding import FMEmbedder
-from .encoders import ModelLoadError, ModelMismatchError, clear_models
+from .encoders import MissingExtraError, ModelLoadError, ModelMismatchError, clear_models
 from .fusion import LateFusionClassifier
 from .persistence import SKOPS_TRUSTED_TYPES
 from .pipeline import PARAM_PATHS, make_zsfuse_pipeline
@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_TEMPLATES",
     "FMEmbedder",
     "LateFusionClassifier",
+    "MissingExtraError",
     "ModelLoadError",
     "ModelMismatchError",
     "PARAM_PATHS",

@@ -324,13 +324,17 @@ def resample(wave: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
     return soxr.resample(wave, orig_rate, target_rate, quality="HQ").astype(np.float32, copy=False)
 
 
-def decode(clip: Clip, target_rate: int, max_duration: float | None = None) -> np.ndarray:
+def decode(
+    clip: Clip, target_rate: int, max_duration: float | None = None, resampler=None
+) -> np.ndarray:
     """Return the clip as a finite, non-empty mono float32 waveform at ``target_rate``.
 
     With ``max_duration`` (seconds), a longer clip is cut to its centre
     ``max_duration`` seconds before it is converted or resampled (files are
     read from the centre only), so memory is bounded by ``max_duration``, not by
-    the clip.
+    the clip. ``resampler(wave, orig_rate)`` replaces the default (soxr, high
+    quality) where a model was trained with another one, so that its embeddings
+    match its own package.
     """
     if clip.is_path:
         wave, rate = _decode_file(clip, max_duration)
@@ -351,7 +355,10 @@ def decode(clip: Clip, target_rate: int, max_duration: float | None = None) -> n
         raise AudioInputError(
             f"{clip.describe()}: {bad} of {wave.size} samples are NaN or infinite."
         )
-    return resample(np.ascontiguousarray(wave, dtype=np.float32), rate, target_rate)
+    wave = np.ascontiguousarray(wave, dtype=np.float32)
+    if resampler is not None and rate != target_rate:
+        return np.ascontiguousarray(resampler(wave, rate), dtype=np.float32)
+    return resample(wave, rate, target_rate)
 
 
 def tile(wave: np.ndarray, repeats: int) -> np.ndarray:
@@ -362,10 +369,11 @@ def tile(wave: np.ndarray, repeats: int) -> np.ndarray:
 def amplified_window(
     wave: np.ndarray,
     repeats: int,
-    window: int,
+    window: int | None,
     *,
     crop: str = "center",
     rng: np.random.Generator | None = None,
+    pad: str = "repeatpad",
 ) -> np.ndarray:
     """``fit_to_window(tile(wave, repeats), window, ...)`` without building the tiled clip.
 
@@ -374,8 +382,8 @@ def amplified_window(
     """
     n = wave.shape[0]
     total = n * repeats
-    if total <= window:
-        return fit_to_window(tile(wave, repeats), window, crop=crop, rng=rng)
+    if window is None or total <= window:
+        return fit_to_window(tile(wave, repeats), window, crop=crop, rng=rng, pad=pad)
     overflow = total - window
     if crop == "random":
         if rng is None:
@@ -390,19 +398,28 @@ def amplified_window(
 
 def fit_to_window(
     wave: np.ndarray,
-    window: int,
+    window: int | None,
     *,
     crop: str = "center",
     rng: np.random.Generator | None = None,
+    pad: str = "repeatpad",
 ) -> np.ndarray:
-    """Repeat-pad a short clip or crop a long one to exactly ``window`` samples.
+    """Pad a short clip or crop a long one to exactly ``window`` samples.
 
-    Short clips are repeated a whole number of times then zero-padded, as CLAP
-    models were trained ("repeatpad"). Long clips are centre-cropped, or cropped
-    at an offset drawn from ``rng`` when ``crop="random"``.
+    Short clips are repeated as each model was trained: ``pad="repeatpad"``
+    (LAION-CLAP) repeats a whole number of times then zero-pads, ``pad="repeat"``
+    (MS-CLAP) repeats past the window and cuts. Long clips are centre-cropped, or
+    cropped at an offset drawn from ``rng`` when ``crop="random"``. ``window=None``
+    (a model that takes any length) returns the clip unchanged.
     """
+    if window is None:
+        return wave
+    if pad not in ("repeatpad", "repeat"):
+        raise ValueError(f"pad must be 'repeatpad' or 'repeat', got {pad!r}")
     n = wave.shape[0]
     if n < window:
+        if pad == "repeat":
+            return np.tile(wave, -(-window // n))[:window]
         wave = np.tile(wave, window // n)
         return np.pad(wave, (0, window - wave.shape[0]))
     if n == window:

@@ -47,7 +47,8 @@ def make_zsfuse_pipeline(
 ) -> Pipeline:
     """Build ``Pipeline([("features", FeatureUnion([("zs", ...), ("fm", ...)])), ("fusion", ...)])``.
 
-    ``alm`` and ``fm`` are hub ids or local directories. The tunable parameters
+    ``alm`` is any model name, path or spec that :class:`ALMZeroShotScorer` takes
+    (see its ``model`` parameter); ``fm`` a hub id or local directory. The tunable parameters
     sit at the paths in :data:`PARAM_PATHS` (e.g. ``fusion__weight``,
     ``features__zs__audio_repeats``). Nothing is loaded until ``fit``.
     ``store_weights_in_pickle=True`` makes pickles of the pipeline carry both models.

@@ -8,7 +8,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._batching import COMMON_CONSTRAINTS, cached_encode, prepare_clips
@@ -42,8 +42,16 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
 
     Parameters
     ----------
-    model : str, default="laion/clap-htsat-unfused"
-        A CLAP checkpoint in Hugging Face format: hub id or local directory.
+    model : str, path or spec, default="laion/clap-htsat-unfused"
+        The audio-language model: a CLAP checkpoint in Hugging Face format (hub id
+        or directory); ``"msclap-2022"``/``"msclap-2023"`` or a local msclap
+        ``.pth``; ``"laion-clap:<id or name>"`` or a local laion_clap ``.pt``;
+        ``"yfyeung/CLSP"`` or ``"clsp:<id or dir>"``; a name registered with
+        :func:`sklearn_zsfuse.encoders.register_alm`; or a spec object with a
+        ``load`` method (:class:`~sklearn_zsfuse.encoders.MSClap`,
+        :class:`~sklearn_zsfuse.encoders.LaionClap`,
+        :class:`~sklearn_zsfuse.encoders.CLSP`) to give local files for every
+        part. The README lists rates, windows and extras.
     classes : array-like or None, default=None
         The labels to score. ``None`` learns them from ``y`` in ``fit``.
     class_prompts : dict or None, default=None
@@ -107,7 +115,7 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
     """
 
     _parameter_constraints = {
-        "model": [str, os.PathLike],
+        "model": [str, os.PathLike, HasMethods(["load"])],
         "classes": ["array-like", None],
         "class_prompts": [dict, None],
         "templates": [tuple, list, str],
@@ -263,7 +271,8 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
             unique = list(dict.fromkeys(missing))
             for start in range(0, len(unique), 64):
                 chunk = unique[start : start + 64]
-                for t, e in zip(chunk, encoder.encode_text(chunk)):
+                out = _checked_embeddings(encoder.encode_text(chunk), len(chunk), "encode_text", self.model)
+                for t, e in zip(chunk, out):
                     text_cache.put((encoder.fingerprint, t), e)
             rows = [text_cache.get((encoder.fingerprint, t)) if r is None else r for t, r in zip(texts, rows)]
         return np.stack(rows).astype(np.float32)
@@ -286,18 +295,23 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         seed = self._crop_seed()
         encoder = self._encoder()
         key = (encoder.fingerprint, "alm", self.audio_repeats, self.crop, seed, self.max_duration)
+        resampler = getattr(encoder, "resample", None)
+        pad = getattr(encoder, "pad_mode", "repeatpad")
 
         def prepare(clip, wave):
             rng = None
             if seed is not None:
                 rng = np.random.default_rng([seed, int(clip.content_key()[:8], 16)])
-            return amplified_window(wave, self.audio_repeats, encoder.window, crop=self.crop, rng=rng)
+            return amplified_window(wave, self.audio_repeats, encoder.window, crop=self.crop, rng=rng, pad=pad)
+
+        def encode(waves):
+            return _checked_embeddings(encoder.encode_audio(waves), len(waves), "encode_audio", self.model)
 
         out = cached_encode(
             clips,
             key,
-            lambda clip: decode(clip, encoder.sampling_rate, self.max_duration),
-            encoder.encode_audio,
+            lambda clip: decode(clip, encoder.sampling_rate, self.max_duration, resampler),
+            encode,
             self.batch_size,
             prepare=prepare,
             desc=type(self).__name__,
@@ -354,6 +368,19 @@ def _check_one_label_type(labels, name) -> None:
             f"Mix of label input types (strings and numbers) in {name}: {values[:6]}; use one type "
             "for all labels."
         )
+
+
+def _checked_embeddings(out, n: int, method: str, model) -> np.ndarray:
+    """Embeddings as (n, D) float32, L2-normalised; a plugged-in encoder's mistakes named."""
+    out = np.asarray(out.detach().cpu().float() if hasattr(out, "detach") else out, dtype=np.float32)
+    if out.ndim != 2 or out.shape[0] != n:
+        raise ValueError(
+            f"{method}() of model={model!r} returned shape {out.shape} for {n} inputs; expected "
+            f"({n}, embedding_dim)."
+        )
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"{method}() of model={model!r} returned NaN or infinite values.")
+    return _normalize(out)
 
 
 def _has_str(values) -> bool:

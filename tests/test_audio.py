@@ -639,6 +639,35 @@ def test_short_clip_repeat_pad_example():
     np.testing.assert_array_equal(out, [1, 2, 3, 1, 2, 3, 1, 2, 3, 0])
 
 
+def test_short_clip_repeat_mode_repeats_past_the_window_then_cuts():
+    # MS-CLAP's own filling: ceil(window / n) copies, cut to the window, no zeros.
+    out = fit_to_window(np.array([1.0, 2.0, 3.0], np.float32), 10, pad="repeat")
+    np.testing.assert_array_equal(out, [1, 2, 3, 1, 2, 3, 1, 2, 3, 1])
+    wave = np.arange(1, 8, dtype=np.float32)
+    np.testing.assert_array_equal(fit_to_window(wave, 7, pad="repeat"), wave)
+    with pytest.raises(ValueError, match="pad must be"):
+        fit_to_window(wave, 10, pad="zeros")
+
+
+def test_no_window_keeps_the_clip():
+    wave = np.arange(5, dtype=np.float32)
+    assert fit_to_window(wave, None) is wave
+
+
+def test_decode_uses_a_model_resampler_only_when_rates_differ():
+    calls = []
+
+    def halve(wave, rate):
+        calls.append(rate)
+        return wave[::2]
+
+    wave = np.linspace(-0.5, 0.5, 100, dtype=np.float32)
+    clips = as_clip_list([wave], 16000)
+    np.testing.assert_array_equal(decode(clips[0], 8000, resampler=halve), wave[::2])
+    np.testing.assert_array_equal(decode(clips[0], 16000, resampler=halve), wave)
+    assert calls == [16000]
+
+
 def test_exact_length_clip_is_unchanged():
     wave = np.arange(8, dtype=np.float32)
     for crop in ("center", "random"):

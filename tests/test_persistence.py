@@ -75,8 +75,8 @@ def test_store_weights_in_pickle_loads_where_the_model_files_are_gone(model_copi
     assert loaded_models() == {}  # unpacked, not loaded: models still load on first use
     np.testing.assert_allclose(restored.predict_proba(waves), expected, rtol=1e-6, atol=1e-7)
     sources = {key[1] for key in loaded_models()}
-    assert len(sources) == 2 and all("zsfuse-models-" in s for s in sources)
-    assert model_source(clap, None)[0] in sources
+    assert len(sources) == 2 and all("zsfuse-models-" in str(s) for s in sources)
+    assert any(model_source(clap, None)[0] in str(s) for s in sources)
 
     # Once per process: a second load reuses the unpacked files and the loaded models.
     again = pickle.loads(blob)
@@ -100,7 +100,10 @@ def test_weights_of_a_hub_model_are_written_from_the_loaded_model(tiny_clap, sin
     waves, sr = sine_clips
     encoder = get_alm_encoder(tiny_clap, device="cpu")
     payload = pack_model("someone/clap-on-the-hub", None, encoder.save)
-    assert {"config.json", "model.safetensors", "processor_config.json"} <= set(payload["files"])
+    files = set(payload["files"])
+    assert {"config.json", "model.safetensors"} <= files
+    # transformers 5 writes processor_config.json, transformers 4 preprocessor_config.json
+    assert {"processor_config.json", "preprocessor_config.json"} & files
     directory = unpack_model(payload)
     assert model_source("someone/clap-on-the-hub", None) == (str(directory), None)
     by_name = ALMZeroShotScorer("someone/clap-on-the-hub", sampling_rate=sr, device="cpu").fit(waves, Y)

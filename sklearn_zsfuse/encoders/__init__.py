@@ -1,5 +1,14 @@
-"""Model backends behind the estimators, loaded lazily and once per process."""
+"""Model backends behind the estimators, loaded lazily and once per process.
 
+Audio-language models follow the small protocol in :mod:`.alm`; names and
+paths resolve through :func:`resolve_alm` (see :func:`register_alm` to plug in
+your own dual encoder).
+"""
+
+import os
+
+from ._backend import MissingExtraError
+from .alm import ALMEncoder, check_alm_encoder, register_alm, registered_alms, resolve_alm, unregister_alm
 from .base import (
     ModelLoadError,
     ModelMismatchError,
@@ -13,29 +22,60 @@ from .base import (
 )
 
 __all__ = [
+    "ALMEncoder",
+    "CLSP",
+    "HFClap",
+    "LaionClap",
+    "MSClap",
+    "MissingExtraError",
     "ModelLoadError",
     "ModelMismatchError",
+    "check_alm_encoder",
     "clear_models",
     "get_alm_encoder",
     "get_speech_encoder",
     "loaded_models",
     "model_source",
+    "register_alm",
     "register_model_source",
+    "registered_alms",
+    "resolve_alm",
     "resolve_device",
     "resolve_dtype",
+    "unregister_alm",
 ]
 
+_SPECS = {"CLSP": ".clsp", "HFClap": ".hf_clap", "LaionClap": ".laion", "MSClap": ".msclap"}
 
-def get_alm_encoder(model: str, *, revision=None, device="auto", dtype="float32"):
-    """The shared audio-language encoder for ``model`` (a CLAP hub id or local directory)."""
-    from .hf_clap import HFClapEncoder
 
-    source, revision = model_source(model, revision)
+def __getattr__(name):
+    # The spec classes live beside their backends; importing them imports no backend package.
+    if name in _SPECS:
+        import importlib
+
+        return getattr(importlib.import_module(_SPECS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def get_alm_encoder(model, *, revision=None, device="auto", dtype="float32"):
+    """The shared audio-language encoder for ``model`` (a name, path or spec; see :mod:`.alm`)."""
+    if isinstance(model, (str, os.PathLike)):
+        # A model unpacked from a pickle (store_weights_in_pickle) loads from its copy.
+        model, revision = model_source(model, revision)
+    spec = resolve_alm(model)
+    try:
+        hash(spec)
+    except TypeError:
+        raise TypeError(
+            f"model={spec!r} must be hashable (a frozen dataclass, say), so that clones of an "
+            "estimator share one loaded model."
+        ) from None
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
-    key = ("hf-clap", source, revision, device, str(torch_dtype))
+    key = ("alm", spec, revision, device, str(torch_dtype))
     return get_shared(
-        key, lambda: HFClapEncoder(source, revision=revision, device=device, dtype=torch_dtype)
+        key,
+        lambda: check_alm_encoder(spec.load(device=device, dtype=torch_dtype, revision=revision), model),
     )
 
 

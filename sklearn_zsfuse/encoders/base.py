@@ -140,13 +140,24 @@ def model_fingerprint(model: str, revision: str | None, config) -> str:
     return f"{model}@{commit or revision or 'main'}"
 
 
+def _caused_by(exc: BaseException, kind: type) -> bool:
+    """Whether ``kind`` is in the chain (transformers 4 wraps the unpickling error in an OSError)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def load_error(model, parameter: str, exc: Exception) -> ModelLoadError:
     """One message for an unknown id, a missing directory or an offline hub."""
     offline = os.environ.get("HF_HUB_OFFLINE", "0") not in {"0", "", "false", "False"}
     path = Path(os.fspath(model)).expanduser()
     text = str(model)
     looks_local = path.exists() or text.startswith(("/", ".", "~")) or text.count("/") > 1
-    if isinstance(exc, pickle.UnpicklingError):
+    if _caused_by(exc, pickle.UnpicklingError):
         hint = (
             "its pickled weights file holds more than tensors, and checkpoints are loaded with "
             "torch's weights_only loader, which refuses to run code from a file. Use a "

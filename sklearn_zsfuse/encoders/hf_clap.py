@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .base import LOAD_ERRORS, load_error, model_fingerprint, unwrap_features
 
-__all__ = ["HFClapEncoder"]
+__all__ = ["HFClap", "HFClapEncoder"]
+
+
+@dataclass(frozen=True)
+class HFClap:
+    """A ``transformers.ClapModel`` checkpoint: hub id (e.g. ``laion/clap-htsat-unfused``) or directory."""
+
+    model: str
+
+    def load(self, *, device, dtype, revision=None):
+        return HFClapEncoder(self.model, revision=revision, device=device, dtype=dtype)
 
 
 class HFClapEncoder:
