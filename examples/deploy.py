@@ -32,11 +32,15 @@ def main(argv=None):
     parser.add_argument("--alm", help="CLAP hub id or directory (default: a tiny random CLAP)")
     parser.add_argument("--fm", default="egemaps", help="specialist: hub id, directory or egemaps (default)")
     parser.add_argument("--weight", type=float, default=0.5, help="fusion weight (choose it by CV: grid_search.py)")
+    parser.add_argument("--per-class", type=int, default=2,
+                        help="clips per actor and emotion, to keep the demo short (default: 2; 0 = all)")
     parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="zsfuse-")) / "ser.joblib")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
 
     corpus = load_corpus("ravdess", args.root)
+    if args.per_class:
+        corpus = corpus.first_per_speaker_and_label(args.per_class)
     alm = args.alm or str(make_tiny_clap(Path(tempfile.mkdtemp(prefix="zsfuse-")) / "tiny-clap"))
     train, test = np.flatnonzero(corpus.folds != 1), np.flatnonzero(corpus.folds == 1)
     paths = np.asarray(corpus.paths, dtype=object)

@@ -38,12 +38,7 @@ def main(argv=None):
 
     corpus = load_corpus("ravdess", args.root)
     if args.per_class:
-        keep, seen = [], {}
-        for i, key in enumerate(zip(corpus.speakers, corpus.labels)):
-            seen[key] = seen.get(key, 0) + 1
-            if seen[key] <= args.per_class:
-                keep.append(i)
-        corpus = corpus.subset(keep)
+        corpus = corpus.first_per_speaker_and_label(args.per_class)
     alm = args.alm or str(make_tiny_clap(Path(tempfile.mkdtemp(prefix="zsfuse-")) / "tiny-clap"))
     print(corpus.summary())
 

@@ -1,7 +1,7 @@
 """The ``zsfuse`` command: evaluate on a corpus, predict with a saved model, write embeddings.
 
     zsfuse evaluate --dataset ravdess --root DIR [--alm ID|PATH|none] [--fm ID|PATH|egemaps|none]
-                    [--grid audio_repeats=1,2,3 text_repeats=1,2,3 weights=0,0.1,...,1] [--out DIR]
+                    [--grid audio_repeats=1,2 text_repeats=1,2,3 weights=0,0.1,...,1] [--out DIR]
     zsfuse predict MODEL.joblib FILE... [--format csv|json]
     zsfuse embed (--fm ID|PATH|egemaps | --alm ID|PATH) (FILE... | --dataset NAME --root DIR) --out X.npy|X.parquet
 """
@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--fm", type=_model_arg, default=DEFAULT_FM,
                     help=f"speech model hub id or directory, 'egemaps' (openSMILE), or none (default: {DEFAULT_FM})")
     ev.add_argument("--grid", nargs="+", metavar="KEY=V1,V2",
-                    help="candidates: audio_repeats=1,2,3 text_repeats=1,2,3 weights=0,0.1,...,1 (these are the defaults)")
+                    help="candidates: audio_repeats=1,2 text_repeats=1,2,3 weights=0,0.1,...,1 (the defaults; each N_a costs "
+                    "one pass of the ALM over the corpus, N_t and weights are nearly free)")
     ev.add_argument("--prompt", action="extend", nargs="+", metavar="LABEL=WORD[,WORD]",
                     help="words for labels in the prompts, e.g. --prompt wut=angry freude=happy,joyful")
     ev.add_argument("--out", type=Path, default=None, help="output folder (default: zsfuse-results/DATASET)")

@@ -63,9 +63,14 @@ _MAX_INNER_FOLDS = 5
 
 @dataclass(frozen=True)
 class Grid:
-    """The candidates inner CV chooses from."""
+    """The candidates inner CV chooses from.
 
-    audio_repeats: tuple = (1, 2, 3)
+    Each N_a costs one pass of the ALM's audio tower over the corpus; N_t and the
+    weights cost almost nothing (text prompts; cached arrays). Hence the short
+    default for N_a: widen it (``audio_repeats=(1, 2, 3, 4)``) where compute allows.
+    """
+
+    audio_repeats: tuple = (1, 2)
     text_repeats: tuple = (1, 2, 3)
     weights: tuple = tuple(round(w, 2) for w in np.linspace(0, 1, 11))
 
@@ -325,6 +330,7 @@ def run_protocol(
             # One fit serves three systems: the fused model's classifier is the specialist
             # (weight 0 returns its probabilities unchanged), and every weight's test UA is a
             # diagnostic read from the same fit.
+            _require_all_classes(labels, train, len(classes), f"the training part of fold {int(k)}")
             fused = LateFusionClassifier(method="weighted", classifier=base)
             fused.fit(np.hstack([zs[train], features.embeddings[train]]), labels[train])
             X_test = np.hstack([zs[test], features.embeddings[test]])
@@ -349,6 +355,17 @@ def run_protocol(
     return Evaluation(dataset=dataset, classes=classes, systems=systems, selection=selection)
 
 
+def _require_all_classes(labels, rows, n_classes, where):
+    """Weighted fusion lines zero-shot columns up with the classifier's classes: all must be seen."""
+    missing = sorted(set(np.unique(labels)) - set(np.unique(labels[rows])), key=str)
+    if missing:
+        raise ValueError(
+            f"{where} has no clip of class(es) {missing}, so ZS-Fuse's classifier cannot be trained on all "
+            f"{n_classes} classes there. Use folds whose training part holds every class (e.g. a fold column "
+            "in metadata.csv), or leave out the rare classes."
+        )
+
+
 def _select_weight(zs, emb, labels, splits, weights, base):
     """The fusion weight with the best mean inner-CV UA, and that UA for every weight.
 
@@ -357,6 +374,7 @@ def _select_weight(zs, emb, labels, splits, weights, base):
     """
     inner = np.zeros((len(splits), len(weights)))
     for i, (fit_rows, val_rows) in enumerate(splits):
+        _require_all_classes(labels, fit_rows, zs.shape[1], f"inner split {i + 1} of the training clips")
         est = LateFusionClassifier(method="weighted", classifier=base).fit(
             np.hstack([zs[fit_rows], emb[fit_rows]]), labels[fit_rows]
         )

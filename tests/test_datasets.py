@@ -268,3 +268,16 @@ def test_subset_keeps_folds_and_notes(tmp_path):
     corpus = load_corpus("ravdess", tmp_path)
     sub = corpus.subset([1])
     assert list(sub.speakers) == ["02"] and list(sub.folds) == [5] and "subset" in sub.notes[-1]
+
+
+def test_first_per_speaker_and_label(tmp_path):
+    for actor in (1, 2):
+        for emotion in ("01", "05"):
+            for rep in ("01", "02"):
+                silent(tmp_path / f"Actor_{actor:02d}" / f"03-01-{emotion}-01-01-{rep}-{actor:02d}.wav")
+    corpus = load_corpus("ravdess", tmp_path)
+    small = corpus.first_per_speaker_and_label(1)
+    assert len(small) == 4 and sorted(zip(small.speakers, small.labels)) == sorted(
+        {(s, lab) for s, lab in zip(corpus.speakers, corpus.labels)}
+    )
+    assert all(p.endswith("-01-01.wav") or p.endswith("-01-02.wav") for p in small.paths)

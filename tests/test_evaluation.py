@@ -198,3 +198,14 @@ def test_compute_features_runs_the_branches_concurrently_with_the_same_result(ti
     for key in apart.ensemble:
         np.testing.assert_array_equal(together.ensemble[key], apart.ensemble[key])
     assert together.embeddings.shape == (3, 88) and together.zero_shot.shape == (3, 2)
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")  # UA of the zero-shot rows in fold 1
+def test_a_training_part_without_some_class_is_refused_for_fusion():
+    labels, folds, speakers, emb = toy()
+    labels = labels.copy()
+    labels[folds == 1] = "c"  # class c only in fold 1: its training part lacks it
+    zs = np.zeros((len(labels), 3))
+    features = Features(embeddings=emb[:, 1:], zero_shot=zs, ensemble={(1, 1): zs})
+    with pytest.raises(ValueError, match=r"has no clip of class\(es\) \['c'\]"):
+        run_protocol(features, labels, folds, speakers, grid=Grid(audio_repeats=(1,), text_repeats=(1,)))

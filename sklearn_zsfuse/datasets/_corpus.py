@@ -107,6 +107,16 @@ class Corpus:
             development=None if self.development is None else self.development[index],
         )
 
+    def first_per_speaker_and_label(self, n: int) -> "Corpus":
+        """A smaller corpus for quick runs: the first ``n`` clips (in path order) of each speaker and label."""
+        seen: dict = {}
+        keep = []
+        for i, key in enumerate(zip(self.speakers, self.labels)):
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] <= n:
+                keep.append(i)
+        return self.subset(keep)
+
     def summary(self) -> str:
         counts = ", ".join(f"{c} {int(np.sum(self.labels == c))}" for c in self.classes)
         lines = [
