@@ -160,6 +160,11 @@ def _evaluate(args, parser) -> int:
     grid = _parse_grid(args.grid, parser)
     prompts = _parse_prompts(args.prompt, parser)
     estimator_params = _estimator_params(args, parser)
+    if not args.no_plots:
+        try:
+            import matplotlib  # noqa: F401  (checked now, not after an hour of encoding)
+        except ImportError:
+            parser.error("the plots need matplotlib: pip install 'sklearn-zsfuse[plots]', or pass --no-plots.")
     log = _log(args)
     try:
         corpus = load_corpus(args.dataset, args.root)

@@ -305,7 +305,7 @@ def run_protocol(
         if has_zs:
             predictions["zero_shot"][test] = _argmax_labels(classes, features.zero_shot[test])
             predictions["zero_shot+ensemble"][test] = _argmax_labels(classes, features.ensemble[(1, 1)][test])
-            params["zero_shot"] = {"templates": 1, "audio_repeats": 1, "text_repeats": 1}
+            params["zero_shot"] = {"templates": "single", "audio_repeats": 1, "text_repeats": 1}
             params["zero_shot+ensemble"] = {"templates": "ensemble", "audio_repeats": 1, "text_repeats": 1}
             inner = [_zero_shot_inner_ua(features.ensemble[c], labels, classes, splits) for c in amplification_configs]
             chosen = _select(amplification_configs, inner)

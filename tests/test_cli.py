@@ -140,3 +140,12 @@ def test_cache_dir_is_passed_on_or_refused_clearly(tmp_path, capsys):
 def test_the_console_script_is_declared():
     pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
     assert pyproject["project"]["scripts"]["zsfuse"] == "sklearn_zsfuse.cli:main"
+
+
+def test_missing_matplotlib_is_reported_before_any_work(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--dataset", "csv", "--root", str(tmp_path), "--fm", "egemaps", "--alm", "none"])
+    assert "pip install 'sklearn-zsfuse[plots]', or pass --no-plots" in capsys.readouterr().err
