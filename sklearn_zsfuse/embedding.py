@@ -14,22 +14,28 @@ from ._batching import COMMON_CONSTRAINTS, cached_encode, prepare_clips
 from .audio import decode
 from .encoders import get_speech_encoder
 from .encoders.base import load_error, model_source
+from .encoders.opensmile_egemaps import is_egemaps
 from .persistence import WeightsInPickleMixin, check_same_behaviour, weights_id
 
 __all__ = ["FMEmbedder"]
 
 
 class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
-    """Utterance embeddings from WavLM, HuBERT, wav2vec 2.0 or data2vec.
+    """Utterance embeddings from WavLM, HuBERT, wav2vec 2.0 or data2vec, or eGeMAPS.
 
     Every layer's hidden states are mean-pooled over the clip's valid frames
     (padding never changes a clip's embedding); ``layer`` picks one of them or
     their average.
 
+    ``model="egemaps"`` computes openSMILE's 88 eGeMAPSv02 functionals instead
+    (install the ``egemaps`` extra): a specialist that needs no download and no
+    GPU. It has a single "layer"; clips shorter than 0.1 s are zero-padded.
+
     Parameters
     ----------
     model : str, default="microsoft/wavlm-large"
-        Hub id or local directory of a model ``transformers.AutoModel`` loads.
+        Hub id or local directory of a model ``transformers.AutoModel`` loads,
+        or ``"egemaps"``.
     layer : int or "all", default=-1
         Hidden-state index (0 is the convolutional front end's projection, -1
         the model's final output, i.e. the last transformer layer after the
@@ -107,17 +113,22 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
         Nothing is learned from ``X``: the model is frozen. The model is loaded
         (once per process) to embed a fixed probe signal, see ``probe_embedding_``.
         """
-        from transformers import AutoConfig
-
         if X is not None:  # fail on a bad corpus before any model loads
             prepare_clips(X, self.sampling_rate)
-        source, revision = model_source(self.model, self.revision)
-        try:
-            config = AutoConfig.from_pretrained(source, revision=revision)
-        except (OSError, ValueError) as exc:
-            raise load_error(self.model, "model", exc) from exc
-        self.n_layers_ = int(config.num_hidden_layers) + 1
-        self.n_features_out_ = int(config.hidden_size)
+        if is_egemaps(self.model):
+            encoder = self._encoder()  # no weights: only checks that opensmile is installed
+            self.n_layers_ = encoder.n_layers
+            self.n_features_out_ = encoder.hidden_size
+        else:
+            from transformers import AutoConfig
+
+            source, revision = model_source(self.model, self.revision)
+            try:
+                config = AutoConfig.from_pretrained(source, revision=revision)
+            except (OSError, ValueError) as exc:
+                raise load_error(self.model, "model", exc) from exc
+            self.n_layers_ = int(config.num_hidden_layers) + 1
+            self.n_features_out_ = int(config.hidden_size)
         if self.layer != "all" and not -self.n_layers_ <= self.layer < self.n_layers_:
             raise ValueError(
                 f"layer={self.layer} is out of range for {self.model!r}, which has "
@@ -166,6 +177,8 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)
+        if is_egemaps(self.model):
+            return np.asarray(self._encoder().feature_names, dtype=object)
         return np.asarray([f"fm{i}" for i in range(self.n_features_out_)], dtype=object)
 
     def __sklearn_tags__(self):

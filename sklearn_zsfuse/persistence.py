@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .encoders.base import ModelLoadError, ModelMismatchError, model_source, register_model_source
+from .encoders.opensmile_egemaps import is_egemaps  # no weights to embed
 
 __all__ = [
     "SKOPS_TRUSTED_TYPES",
@@ -130,7 +131,7 @@ class WeightsInPickleMixin:
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: never add the files to self.__dict__
-        if getattr(self, "store_weights_in_pickle", False):
+        if getattr(self, "store_weights_in_pickle", False) and not is_egemaps(self.model):
             state[_STATE_KEY] = pack_model(
                 self.model, self.revision, lambda directory: self._encoder().save(directory)
             )

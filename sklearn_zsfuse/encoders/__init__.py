@@ -80,7 +80,14 @@ def get_alm_encoder(model, *, revision=None, device="auto", dtype="float32"):
 
 
 def get_speech_encoder(model: str, *, revision=None, device="auto", dtype="float32"):
-    """The shared speech foundation model for ``model`` (hub id or local directory)."""
+    """The shared speech foundation model for ``model`` (hub id or local directory).
+
+    ``"egemaps"`` gives openSMILE's eGeMAPSv02 functionals instead (no weights, CPU).
+    """
+    from .opensmile_egemaps import EGeMAPSEncoder, is_egemaps
+
+    if is_egemaps(model):
+        return get_shared(("opensmile", "eGeMAPSv02"), EGeMAPSEncoder)
     from .hf_speech import HFSpeechEncoder
 
     source, revision = model_source(model, revision)
