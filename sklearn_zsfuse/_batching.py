@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-
-import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 from numbers import Integral
 
+import numpy as np
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+
 from .audio import MAX_SAMPLING_RATE, MIN_SAMPLING_RATE, Clip, as_clip_list, check_clips
-from .cache import audio_cache
+from .cache import CacheTiers, DiskCache, audio_cache
 
 COMMON_CONSTRAINTS = {
     "sampling_rate": [Interval(Integral, MIN_SAMPLING_RATE, MAX_SAMPLING_RATE, closed="both"), None],
@@ -18,6 +19,7 @@ COMMON_CONSTRAINTS = {
     "batch_size": [Interval(Integral, 1, None, closed="left")],
     "revision": [str, None],
     "verbose": ["verbose"],
+    "cache_dir": [str, os.PathLike, HasMethods(["cache"]), None],
 }
 
 
@@ -34,19 +36,24 @@ def cached_encode(
     batch_size: int,
     *,
     order: Callable[[list[Clip]], list[int]] | None = None,
+    disk: DiskCache | None = None,
     desc: str = "encoding",
     verbose: int = 0,
 ) -> list[np.ndarray]:
-    """Per-clip results, from the cache where present, else encoded batch by batch.
+    """Per-clip results, from the memory or disk cache where present, else encoded batch by batch.
 
     Only one batch of decoded audio is alive at a time. Duplicate clips (same
-    content) are encoded once.
+    content) are encoded once. Encoded results go to both caches.
     """
+    cache = CacheTiers(audio_cache, disk)
+    disk_hits_before = disk.hits if disk is not None else 0
     keys = [key_prefix + (c.content_key(),) for c in clips]
-    results: list[np.ndarray | None] = [audio_cache.get(k) for k in keys]
+    results: list[np.ndarray | None] = []
     todo: dict[tuple, int] = {}
-    for i, (k, r) in enumerate(zip(keys, results)):
-        if r is None and k not in todo:
+    for i, k in enumerate(keys):
+        # A duplicate of a clip still to encode is not looked up again (it would count a miss).
+        results.append(None if k in todo else cache.get(k))
+        if results[-1] is None and k not in todo:
             todo[k] = i
     pending = list(todo.values())
     if order is not None and pending:
@@ -60,9 +67,16 @@ def cached_encode(
     for batch in batches:
         out = encode_batch([clips[i] for i in batch])
         for i, value in zip(batch, out):
-            audio_cache.put(keys[i], value)
+            cache.put(keys[i], value)
             results[i] = value
     for i, (k, r) in enumerate(zip(keys, results)):
         if r is None:
             results[i] = results[todo[k]]
+    if verbose:
+        from_disk = (disk.hits - disk_hits_before) if disk is not None else 0
+        print(
+            f"[{desc}] {len(clips)} clips: {len(pending)} encoded, "
+            f"{len(clips) - len(pending) - from_disk} reused from memory, {from_disk} from disk"
+            + (f" ({disk.directory})" if disk is not None else "")
+        )
     return results

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._batching import COMMON_CONSTRAINTS, cached_encode, prepare_clips
 from .audio import decode
+from .cache import disk_cache
 from .encoders import get_speech_encoder
 from .encoders.base import load_error
 
@@ -37,9 +38,10 @@ class FMEmbedder(TransformerMixin, BaseEstimator):
         all of them.
     sampling_rate : int or None, default=None
         Rate of waveform arrays in ``X``; files carry their own rate.
-    device, dtype, batch_size, revision, verbose
+    device, dtype, batch_size, revision, verbose, cache_dir
         As in :class:`ALMZeroShotScorer`. Clips are sorted by length before
-        batching to cut padding.
+        batching to cut padding. The cache holds every layer's pooled states,
+        so changing ``layer`` encodes nothing.
 
     Attributes
     ----------
@@ -66,6 +68,7 @@ class FMEmbedder(TransformerMixin, BaseEstimator):
         batch_size=8,
         revision=None,
         verbose=0,
+        cache_dir=None,
     ):
         self.model = model
         self.layer = layer
@@ -75,6 +78,7 @@ class FMEmbedder(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.revision = revision
         self.verbose = verbose
+        self.cache_dir = cache_dir
 
     def _encoder(self):
         return get_speech_encoder(self.model, revision=self.revision, device=self.device, dtype=self.dtype)
@@ -121,6 +125,7 @@ class FMEmbedder(TransformerMixin, BaseEstimator):
             encode_batch,
             self.batch_size,
             order=_by_duration,
+            disk=disk_cache(self.cache_dir),
             desc="FM embedding",
             verbose=self.verbose,
         )

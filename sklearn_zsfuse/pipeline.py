@@ -42,14 +42,17 @@ def make_zsfuse_pipeline(
     dtype="float32",
     batch_size=8,
     verbose=0,
+    cache_dir=None,
 ) -> Pipeline:
     """Build ``Pipeline([("features", FeatureUnion([("zs", ...), ("fm", ...)])), ("fusion", ...)])``.
 
     ``alm`` and ``fm`` are hub ids or local directories. The tunable parameters
     sit at the paths in :data:`PARAM_PATHS` (e.g. ``fusion__weight``,
     ``features__zs__audio_repeats``). Nothing is loaded until ``fit``.
+    ``cache_dir`` gives both encoders an on-disk embedding cache.
     """
-    common = dict(sampling_rate=sampling_rate, device=device, dtype=dtype, batch_size=batch_size, verbose=verbose)
+    common = dict(sampling_rate=sampling_rate, device=device, dtype=dtype, batch_size=batch_size, verbose=verbose,
+                  cache_dir=cache_dir)
     scorer = ALMZeroShotScorer(
         alm,
         class_prompts=class_prompts,

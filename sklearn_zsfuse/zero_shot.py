@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._batching import COMMON_CONSTRAINTS, cached_encode, prepare_clips
 from .audio import decode, fit_to_window, tile
-from .cache import text_cache
+from .cache import CacheTiers, disk_cache, text_cache
 from .encoders import get_alm_encoder
 from .prompts import DEFAULT_TEMPLATES, build_prompts
 
@@ -73,7 +73,14 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
     revision : str or None, default=None
         Hub revision (branch, tag or commit) of ``model``.
     verbose : int, default=0
-        Progress bars when > 0.
+        Progress bars and a cache summary when > 0.
+    cache_dir : str, path, joblib.Memory or None, default=None
+        Directory of an on-disk embedding cache shared across processes and
+        runs (a ``joblib.Memory`` gives its location). Entries are keyed by the
+        model's fingerprint (path or hub commit, weight files, dtype), the
+        preprocessing settings (``audio_repeats``, ``crop``, ``random_state``)
+        and each clip's content, so renamed files hit and edited files miss.
+        ``None`` caches in memory only (per process).
 
     Attributes
     ----------
@@ -121,6 +128,7 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
         batch_size=8,
         revision=None,
         verbose=0,
+        cache_dir=None,
     ):
         self.model = model
         self.classes = classes
@@ -139,6 +147,7 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.revision = revision
         self.verbose = verbose
+        self.cache_dir = cache_dir
 
     def _encoder(self):
         return get_alm_encoder(self.model, revision=self.revision, device=self.device, dtype=self.dtype)
@@ -196,21 +205,16 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
         return self
 
     def _encode_texts(self, encoder, texts):
-        rows = []
-        missing = []
-        for t in texts:
-            hit = text_cache.get((encoder.fingerprint, t))
-            rows.append(hit)
-            if hit is None:
-                missing.append(t)
-        if missing:
-            unique = list(dict.fromkeys(missing))
-            for start in range(0, len(unique), 64):
-                chunk = unique[start : start + 64]
-                for t, e in zip(chunk, encoder.encode_text(chunk)):
-                    text_cache.put((encoder.fingerprint, t), e)
-            rows = [text_cache.get((encoder.fingerprint, t)) if r is None else r for t, r in zip(texts, rows)]
-        return np.stack(rows).astype(np.float32)
+        cache = CacheTiers(text_cache, disk_cache(self.cache_dir))
+        keys = {t: (encoder.fingerprint, "text", t) for t in texts}
+        found = {t: cache.get(k) for t, k in keys.items()}
+        missing = [t for t, e in found.items() if e is None]
+        for start in range(0, len(missing), 64):
+            chunk = missing[start : start + 64]
+            for t, e in zip(chunk, encoder.encode_text(chunk)):
+                cache.put(keys[t], e)
+                found[t] = e
+        return np.stack([found[t] for t in texts]).astype(np.float32)
 
     def audio_embeddings(self, X) -> np.ndarray:
         """(n_clips, dim) normalised audio embeddings after amplification and windowing."""
@@ -237,7 +241,13 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
             return encoder.encode_audio(waves)
 
         out = cached_encode(
-            clips, key, encode_batch, self.batch_size, desc="ALM audio", verbose=self.verbose
+            clips,
+            key,
+            encode_batch,
+            self.batch_size,
+            disk=disk_cache(self.cache_dir),
+            desc="ALM audio",
+            verbose=self.verbose,
         )
         return np.stack(out)
 

@@ -38,6 +38,7 @@ class HFClapEncoder:
         self.fingerprint = f"hf-clap|{model_fingerprint(model, revision, self.model.config)}|{self.dtype}"
         self.audio_batches = 0
         self.audio_clips = 0
+        self.texts = 0
 
     def _mel(self, wave: np.ndarray) -> np.ndarray:
         # With input of exactly `window` samples the extractor pads nothing and crops
@@ -79,4 +80,5 @@ class HFClapEncoder:
                 attention_mask=tokens["attention_mask"].to(self.device),
             )
             emb = torch.nn.functional.normalize(unwrap_features(out).float(), dim=-1)
+        self.texts += len(texts)
         return emb.cpu().numpy()
