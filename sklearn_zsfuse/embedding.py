@@ -109,35 +109,40 @@ class FMEmbedder(TransformerMixin, BaseEstimator):
 
     def layer_embeddings(self, X) -> np.ndarray:
         """(n_clips, n_layers, hidden_size) pooled hidden states of every layer."""
+        return np.stack(self._pooled_layers(X))
+
+    def _pooled_layers(self, X) -> list[np.ndarray]:
         clips = prepare_clips(X, self.sampling_rate)
         encoder = self._encoder()
 
-        def encode_batch(batch):
-            waves = [decode(clip, encoder.sampling_rate) for clip in batch]
-            with warnings.catch_warnings():
-                # torch deprecates the mask types transformers passes to attention.
-                warnings.filterwarnings("ignore", message=".*mismatched key_padding_mask.*")
-                return encoder.encode(waves)
+        def prepare(batch):  # CPU work, run on a thread one batch ahead of the model
+            return [decode(clip, encoder.sampling_rate) for clip in batch]
 
-        out = cached_encode(
-            clips,
-            (encoder.fingerprint, "fm-pooled-layers"),
-            encode_batch,
-            self.batch_size,
-            order=_by_duration,
-            disk=disk_cache(self.cache_dir),
-            desc="FM embedding",
-            verbose=self.verbose,
-        )
-        return np.stack(out)
+        # Around the whole run, not each batch: warning filters are process-global, and
+        # the prefetch thread's decoding may enter (and must leave) its own block meanwhile.
+        with warnings.catch_warnings():
+            # torch deprecates the mask types transformers passes to attention.
+            warnings.filterwarnings("ignore", message=".*mismatched key_padding_mask.*")
+            return cached_encode(
+                clips,
+                (encoder.fingerprint, "fm-pooled-layers"),
+                encoder.encode,
+                self.batch_size,
+                prepare=prepare,
+                order=_by_duration,
+                disk=disk_cache(self.cache_dir),
+                desc="FM embedding",
+                verbose=self.verbose,
+            )
 
     def transform(self, X):
         """Pooled embeddings of shape (n_clips, hidden_size)."""
         check_is_fitted(self)
-        layers = self.layer_embeddings(X)
+        per_clip = self._pooled_layers(X)
+        # Pick the layer clip by clip: an (n_clips, n_layers, hidden) array is never built.
         if self.layer == "all":
-            return layers.mean(axis=1)
-        return np.ascontiguousarray(layers[:, self.layer, :])
+            return np.stack([p.mean(axis=0) for p in per_clip])
+        return np.stack([p[self.layer] for p in per_clip])
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)

@@ -230,7 +230,7 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
             seed = int(self.random_state)
         key = (encoder.fingerprint, "alm", self.audio_repeats, self.crop, seed)
 
-        def encode_batch(batch):
+        def prepare(batch):  # CPU work, run on a thread one batch ahead of the model
             waves = []
             for clip in batch:
                 wave = tile(decode(clip, encoder.sampling_rate), self.audio_repeats)
@@ -238,13 +238,14 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
                 if self.crop == "random":
                     rng = np.random.default_rng([seed, int(clip.content_key()[:8], 16)])
                 waves.append(fit_to_window(wave, encoder.window, crop=self.crop, rng=rng))
-            return encoder.encode_audio(waves)
+            return encoder.audio_features(waves)
 
         out = cached_encode(
             clips,
             key,
-            encode_batch,
+            encoder.encode_features,
             self.batch_size,
+            prepare=prepare,
             disk=disk_cache(self.cache_dir),
             desc="ALM audio",
             verbose=self.verbose,
