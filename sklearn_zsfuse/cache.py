@@ -1,19 +1,40 @@
-"""In-process embedding cache shared by every estimator (and every clone) in a process.
+"""Embedding caches: in memory for the process, and optionally on disk across processes.
 
 Audio embeddings are keyed by (model fingerprint, preprocessing settings, clip
 content digest), so a grid search over fusion weights, templates or text repeats
 re-encodes no audio, and a grid over audio repeats encodes each clip once per
 value. Text embeddings are cached the same way by prompt string.
+
+The memory tier (:data:`audio_cache`, :data:`text_cache`) is shared by every
+estimator and clone in a process. The disk tier (:class:`DiskCache`, chosen with
+an estimator's ``cache_dir``) survives the process and is shared by parallel
+workers (``GridSearchCV(n_jobs=2)``) and later runs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import os
+import struct
+import tempfile
 import threading
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["EmbeddingCache", "audio_cache", "text_cache", "silent_keys", "clear_caches"]
+__all__ = [
+    "CacheTiers",
+    "DiskCache",
+    "EmbeddingCache",
+    "audio_cache",
+    "clear_caches",
+    "disk_cache",
+    "resolve_cache_dir",
+    "silent_keys",
+    "text_cache",
+]
 
 
 class EmbeddingCache:
@@ -80,3 +101,191 @@ def clear_caches() -> None:
     audio_cache.clear()
     text_cache.clear()
     silent_keys.clear()
+
+
+# Bump when preprocessing or the stored layout changes, so old entries are not reused.
+DISK_FORMAT = 1
+_MAGIC = b"ZSFUSE-CACHE\x00"
+_DIGEST_SIZE = 32
+
+
+class DiskCache:
+    """Numpy arrays on disk, one file per key, safe for concurrent processes.
+
+    Each file holds a magic string, a checksum, the full key and the array in
+    ``.npy`` form. Writes go to a temporary file in the same directory and are
+    moved into place with :func:`os.replace`, so a reader sees either no entry
+    or a whole one; two processes writing the same key both write the same
+    value and the last rename wins. An entry that fails its checksum, key or
+    ``np.load`` (a truncated file, a disk error, a foreign file) counts as
+    ``corrupt``, is deleted and reported as a miss, so it is recomputed and
+    never returned.
+
+    ``hits``, ``misses``, ``writes`` and ``corrupt`` count this process's
+    lookups (use :meth:`stats`).
+    """
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = Path(directory).expanduser().resolve()
+        self._root = self.directory / f"v{DISK_FORMAT}"
+        self._lock = threading.Lock()
+        self.hits = self.misses = self.writes = self.corrupt = 0
+
+    def __repr__(self) -> str:
+        return f"DiskCache({str(self.directory)!r})"
+
+    @staticmethod
+    def _key_bytes(key: tuple) -> bytes:
+        return repr(tuple(key)).encode("utf-8")
+
+    def path_for(self, key: tuple) -> Path:
+        """The file that holds ``key``'s entry (whether or not it exists)."""
+        name = hashlib.blake2b(self._key_bytes(key), digest_size=20).hexdigest()
+        return self._root / name[:2] / f"{name[2:]}.zsf"
+
+    def _count(self, field: str) -> None:
+        with self._lock:
+            setattr(self, field, getattr(self, field) + 1)
+
+    def get(self, key: tuple) -> np.ndarray | None:
+        path = self.path_for(key)
+        try:
+            data = path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            self._count("misses")
+            return None
+        except OSError:
+            self._count("misses")  # unreadable (permissions, I/O error): recompute
+            return None
+        value = self._parse(data, self._key_bytes(key))
+        if value is None:
+            self._count("corrupt")
+            self._count("misses")
+            try:
+                path.unlink()
+            except OSError:
+                pass  # another process may have replaced or removed it already
+            return None
+        self._count("hits")
+        return value
+
+    @staticmethod
+    def _parse(data: bytes, key: bytes) -> np.ndarray | None:
+        head = len(_MAGIC) + _DIGEST_SIZE + 4
+        if len(data) < head or not data.startswith(_MAGIC):
+            return None
+        digest = data[len(_MAGIC) : len(_MAGIC) + _DIGEST_SIZE]
+        body = data[len(_MAGIC) + _DIGEST_SIZE :]
+        if hashlib.blake2b(body, digest_size=_DIGEST_SIZE).digest() != digest:
+            return None
+        (key_len,) = struct.unpack("<I", body[:4])
+        if body[4 : 4 + key_len] != key:  # a hash collision of file names, in theory
+            return None
+        try:
+            value = np.load(io.BytesIO(body[4 + key_len :]), allow_pickle=False)
+        except Exception:
+            return None
+        if not isinstance(value, np.ndarray):
+            return None
+        value.setflags(write=False)
+        return value
+
+    def put(self, key: tuple, value: np.ndarray) -> None:
+        key_bytes = self._key_bytes(key)
+        buf = io.BytesIO()
+        np.save(buf, np.ascontiguousarray(value), allow_pickle=False)
+        body = struct.pack("<I", len(key_bytes)) + key_bytes + buf.getvalue()
+        blob = _MAGIC + hashlib.blake2b(body, digest_size=_DIGEST_SIZE).digest() + body
+        path = self.path_for(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+            os.replace(tmp, path)
+        except PermissionError:
+            _unlink_quietly(tmp)
+            if os.name != "nt":
+                raise
+            # On Windows a reader holding the file open blocks the rename; the other
+            # writer's entry is equally valid, so dropping this write is harmless.
+            return
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        self._count("writes")
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"hits": self.hits, "misses": self.misses, "writes": self.writes, "corrupt": self.corrupt}
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self.hits = self.misses = self.writes = self.corrupt = 0
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._root.glob("*/*.zsf")) if self._root.is_dir() else 0
+
+    def clear(self) -> None:
+        """Delete every entry of this format version (the directory itself stays)."""
+        import shutil
+
+        shutil.rmtree(self._root, ignore_errors=True)
+
+
+def _unlink_quietly(path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+_disk_caches: dict[Path, DiskCache] = {}
+_disk_lock = threading.Lock()
+
+
+def resolve_cache_dir(cache_dir) -> Path | None:
+    """``cache_dir`` as a directory path: a path, a ``joblib.Memory`` (its location) or None."""
+    if cache_dir is None:
+        return None
+    location = getattr(cache_dir, "location", cache_dir)  # joblib.Memory
+    if location is None:  # joblib.Memory(None) caches nothing
+        return None
+    return Path(os.fspath(location)).expanduser().resolve()
+
+
+def disk_cache(cache_dir) -> DiskCache | None:
+    """The process-wide :class:`DiskCache` of ``cache_dir`` (None when ``cache_dir`` is None).
+
+    One object per directory, so its counters add up over every estimator and
+    clone that uses the directory in this process.
+    """
+    directory = resolve_cache_dir(cache_dir)
+    if directory is None:
+        return None
+    with _disk_lock:
+        cache = _disk_caches.get(directory)
+        if cache is None:
+            cache = _disk_caches[directory] = DiskCache(directory)
+        return cache
+
+
+class CacheTiers:
+    """Memory first, then disk; values found on disk are kept in memory too."""
+
+    def __init__(self, memory: EmbeddingCache, disk: DiskCache | None = None):
+        self.memory = memory
+        self.disk = disk
+
+    def get(self, key: tuple):
+        value = self.memory.get(key)
+        if value is None and self.disk is not None:
+            value = self.disk.get(key)
+            if value is not None:
+                self.memory.put(key, value)
+        return value
+
+    def put(self, key: tuple, value: np.ndarray) -> None:
+        self.memory.put(key, value)
+        if self.disk is not None:
+            self.disk.put(key, value)

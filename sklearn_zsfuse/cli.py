@@ -71,10 +71,6 @@ def _parse_prompts(items, parser):
 def _estimator_params(args, parser) -> dict:
     if getattr(args, "cache_dir", None) is None:
         return {}
-    from .embedding import FMEmbedder
-
-    if "cache_dir" not in FMEmbedder().get_params():
-        parser.error("--cache-dir needs the on-disk embedding cache, which this version of sklearn-zsfuse lacks.")
     return {"cache_dir": str(args.cache_dir)}
 
 
@@ -89,7 +85,7 @@ def _add_runtime_options(p):
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ... (default: auto)")
     p.add_argument("--batch-size", type=int, default=8, help="clips per forward pass (default: 8)")
     p.add_argument("--cache-dir", type=Path, default=None,
-                   help="on-disk embedding cache (where the installed version supports one)")
+                   help="on-disk embedding cache shared by runs and processes (default: memory only)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress messages or bars")
 
 

@@ -44,6 +44,7 @@ def make_zsfuse_pipeline(
     batch_size=8,
     store_weights_in_pickle=False,
     verbose=0,
+    cache_dir=None,
 ) -> Pipeline:
     """Build ``Pipeline([("features", FeatureUnion([("zs", ...), ("fm", ...)])), ("fusion", ...)])``.
 
@@ -52,6 +53,7 @@ def make_zsfuse_pipeline(
     sit at the paths in :data:`PARAM_PATHS` (e.g. ``fusion__weight``,
     ``features__zs__audio_repeats``). Nothing is loaded until ``fit``.
     ``store_weights_in_pickle=True`` makes pickles of the pipeline carry both models.
+    ``cache_dir`` gives both encoders an on-disk embedding cache.
     """
     common = dict(
         max_duration=max_duration,
@@ -61,6 +63,7 @@ def make_zsfuse_pipeline(
         batch_size=batch_size,
         store_weights_in_pickle=store_weights_in_pickle,
         verbose=verbose,
+        cache_dir=cache_dir,
     )
     scorer = ALMZeroShotScorer(
         alm,

@@ -31,13 +31,13 @@ def _transformers_major() -> int:
     return int(transformers.__version__.split(".")[0])
 
 
-def _train_tokenizer(directory: Path, vocab_size: int = 300):
+def _train_tokenizer(directory: Path, vocab_size: int = 300, corpus=TOKENIZER_CORPUS):
     from tokenizers import ByteLevelBPETokenizer
     from transformers import RobertaTokenizer
 
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(
-        list(TOKENIZER_CORPUS),
+        list(corpus),
         vocab_size=vocab_size,
         min_frequency=1,
         special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],

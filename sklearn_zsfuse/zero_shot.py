@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._batching import COMMON_CONSTRAINTS, cached_encode, prepare_clips
 from ._labels import warn_unseen_labels
 from .audio import amplified_window, decode
-from .cache import text_cache
+from .cache import CacheTiers, disk_cache, text_cache
 from .encoders import get_alm_encoder
 from .persistence import WeightsInPickleMixin, check_same_behaviour, weights_id
 from .prompts import DEFAULT_TEMPLATES, build_prompts
@@ -96,7 +96,14 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         where the model is not available. Off, a pickle holds parameters and
         learned state only and loads the model by name on first use.
     verbose : int, default=0
-        Progress bars when > 0.
+        Progress bars and a cache summary when > 0.
+    cache_dir : str, path, joblib.Memory or None, default=None
+        Directory of an on-disk embedding cache shared across processes and
+        runs (a ``joblib.Memory`` gives its location). Entries are keyed by the
+        model's fingerprint (path or hub commit, weight files, dtype), the
+        preprocessing settings (``audio_repeats``, ``crop``, ``random_state``)
+        and each clip's content, so renamed files hit and edited files miss.
+        ``None`` caches in memory only (per process).
 
     Attributes
     ----------
@@ -152,6 +159,7 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         revision=None,
         store_weights_in_pickle=False,
         verbose=0,
+        cache_dir=None,
     ):
         self.model = model
         self.classes = classes
@@ -172,6 +180,7 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         self.revision = revision
         self.store_weights_in_pickle = store_weights_in_pickle
         self.verbose = verbose
+        self.cache_dir = cache_dir
 
     def _encoder(self):
         return get_alm_encoder(self.model, revision=self.revision, device=self.device, dtype=self.dtype)
@@ -260,22 +269,17 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         check_same_behaviour(self, "class prompt embeddings", reference, current)
 
     def _encode_texts(self, encoder, texts):
-        rows = []
-        missing = []
-        for t in texts:
-            hit = text_cache.get((encoder.fingerprint, t))
-            rows.append(hit)
-            if hit is None:
-                missing.append(t)
-        if missing:
-            unique = list(dict.fromkeys(missing))
-            for start in range(0, len(unique), 64):
-                chunk = unique[start : start + 64]
-                out = _checked_embeddings(encoder.encode_text(chunk), len(chunk), "encode_text", self.model)
-                for t, e in zip(chunk, out):
-                    text_cache.put((encoder.fingerprint, t), e)
-            rows = [text_cache.get((encoder.fingerprint, t)) if r is None else r for t, r in zip(texts, rows)]
-        return np.stack(rows).astype(np.float32)
+        cache = CacheTiers(text_cache, disk_cache(self.cache_dir))
+        keys = {t: (encoder.fingerprint, "text", t) for t in texts}
+        found = {t: cache.get(k) for t, k in keys.items()}
+        missing = [t for t, e in found.items() if e is None]
+        for start in range(0, len(missing), 64):
+            chunk = missing[start : start + 64]
+            out = _checked_embeddings(encoder.encode_text(chunk), len(chunk), "encode_text", self.model)
+            for t, e in zip(chunk, out):
+                cache.put(keys[t], e)
+                found[t] = e
+        return np.stack([found[t] for t in texts]).astype(np.float32)
 
     def audio_embeddings(self, X) -> np.ndarray:
         """(n_clips, dim) normalised audio embeddings after amplification and windowing."""
@@ -304,8 +308,13 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
                 rng = np.random.default_rng([seed, int(clip.content_key()[:8], 16)])
             return amplified_window(wave, self.audio_repeats, encoder.window, crop=self.crop, rng=rng, pad=pad)
 
-        def encode(waves):
-            return _checked_embeddings(encoder.encode_audio(waves), len(waves), "encode_audio", self.model)
+        # Backends that split spectrograms from the forward pass get them computed on the
+        # prefetch thread; the others take waveforms.
+        featurize = getattr(encoder, "audio_features", None)
+        forward = encoder.encode_features if featurize is not None else encoder.encode_audio
+
+        def encode(inputs):
+            return _checked_embeddings(forward(inputs), len(inputs), "encode_audio", self.model)
 
         out = cached_encode(
             clips,
@@ -314,6 +323,8 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
             encode,
             self.batch_size,
             prepare=prepare,
+            featurize=featurize,
+            disk=disk_cache(self.cache_dir),
             desc=type(self).__name__,
             verbose=self.verbose,
         )

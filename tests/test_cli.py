@@ -126,15 +126,21 @@ def test_evaluate_errors_are_for_people(tmp_path, capsys):
     assert "LABEL=WORD" in capsys.readouterr().err
 
 
-def test_cache_dir_is_passed_on_or_refused_clearly(tmp_path, capsys):
-    from sklearn_zsfuse import FMEmbedder
+def test_cache_dir_is_passed_to_the_estimators(german_corpus, tmp_path):
+    pytest.importorskip("opensmile")
+    from sklearn_zsfuse import clear_caches
 
-    if "cache_dir" in FMEmbedder().get_params():
-        pytest.skip("this version has a disk cache; --cache-dir is passed to the estimators")
-    with pytest.raises(SystemExit):
-        main(["evaluate", "--dataset", "csv", "--root", str(tmp_path), "--fm", "egemaps", "--alm", "none",
-              "--cache-dir", str(tmp_path / "c")])
-    assert "--cache-dir needs the on-disk embedding cache" in capsys.readouterr().err
+    clips = sorted(str(p) for p in (german_corpus / "audio").iterdir())[:2]
+    cache = tmp_path / "cache"
+    args = ["embed", "--fm", "egemaps", *clips, "--out", str(tmp_path / "x.npy"), "--cache-dir", str(cache), "-q"]
+    assert main(args) == 0
+    entries = list(cache.rglob("*.zsf"))
+    assert len(entries) == 2  # one entry per clip
+    first = np.load(tmp_path / "x.npy")
+    clear_caches()  # a new run: only the disk cache remains
+    assert main(args) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), first)
+    assert sorted(cache.rglob("*.zsf")) == sorted(entries)
 
 
 def test_the_console_script_is_declared():

@@ -51,6 +51,7 @@ class HFClapEncoder:
         self.fingerprint = f"hf-clap|{model_fingerprint(model, revision, self.model.config)}|{self.dtype}"
         self.audio_batches = 0
         self.audio_clips = 0
+        self.texts = 0
 
     def save(self, directory) -> None:
         """Write the model (safetensors) and its processor, loadable by ``from_pretrained``."""
@@ -69,14 +70,19 @@ class HFClapEncoder:
         )
         return mel
 
-    def encode_audio(self, waves: list[np.ndarray]) -> np.ndarray:
-        import torch
-
+    def audio_features(self, waves: list[np.ndarray]) -> np.ndarray:
+        """The model's input for ``waves`` (log-mel spectrograms): CPU work, no model call."""
         for w in waves:
             if w.shape[0] != self.window:
                 raise ValueError(f"expected {self.window} samples per clip, got {w.shape[0]}")
-        features = torch.from_numpy(np.stack([self._mel(w) for w in waves]).astype(np.float32))
-        is_longer = torch.zeros((len(waves), 1), dtype=torch.bool)
+        return np.stack([self._mel(w) for w in waves]).astype(np.float32)
+
+    def encode_features(self, features: np.ndarray) -> np.ndarray:
+        """Normalised audio embeddings of :meth:`audio_features` output."""
+        import torch
+
+        features = torch.from_numpy(features)
+        is_longer = torch.zeros((features.shape[0], 1), dtype=torch.bool)
         with torch.inference_mode():
             out = self.model.get_audio_features(
                 input_features=features.to(self.device, self.dtype),
@@ -84,8 +90,11 @@ class HFClapEncoder:
             )
             emb = torch.nn.functional.normalize(unwrap_features(out).float(), dim=-1)
         self.audio_batches += 1
-        self.audio_clips += len(waves)
+        self.audio_clips += int(features.shape[0])
         return emb.cpu().numpy()
+
+    def encode_audio(self, waves: list[np.ndarray]) -> np.ndarray:
+        return self.encode_features(self.audio_features(waves))
 
     def encode_text(self, texts: list[str]) -> np.ndarray:
         import torch
@@ -99,4 +108,5 @@ class HFClapEncoder:
                 attention_mask=tokens["attention_mask"].to(self.device),
             )
             emb = torch.nn.functional.normalize(unwrap_features(out).float(), dim=-1)
+        self.texts += len(texts)
         return emb.cpu().numpy()
