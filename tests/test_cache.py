@@ -115,7 +115,7 @@ def test_corrupt_entry_is_recomputed_by_the_estimator(tmp_path, tiny_wavlm, wav_
     clear_caches()
     disk = disk_cache(cache_dir)
     before, corrupt = fm_clips(tiny_wavlm), disk.corrupt
-    np.testing.assert_allclose(emb.transform(wav_files), first, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(emb.transform(wav_files), first, rtol=1e-5, atol=1e-6)
     assert fm_clips(tiny_wavlm) - before == 1 and disk.corrupt - corrupt == 1
     clear_caches()  # the rewritten entry is valid again:
     before = fm_clips(tiny_wavlm)
