@@ -8,8 +8,9 @@ model embeddings.
 from .audio import AudioInputError
 from .cache import clear_caches
 from .embedding import FMEmbedder
-from .encoders import ModelLoadError, clear_models
+from .encoders import MissingExtraError, ModelLoadError, ModelMismatchError, clear_models
 from .fusion import LateFusionClassifier
+from .persistence import SKOPS_TRUSTED_TYPES
 from .pipeline import PARAM_PATHS, make_zsfuse_pipeline
 from .prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
 from .zero_shot import ALMZeroShotScorer
@@ -22,9 +23,12 @@ __all__ = [
     "DEFAULT_TEMPLATES",
     "FMEmbedder",
     "LateFusionClassifier",
+    "MissingExtraError",
     "ModelLoadError",
+    "ModelMismatchError",
     "PARAM_PATHS",
     "SINGLE_TEMPLATE",
+    "SKOPS_TRUSTED_TYPES",
     "clear_caches",
     "clear_models",
     "make_zsfuse_pipeline",

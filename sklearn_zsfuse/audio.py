@@ -19,10 +19,13 @@ import numpy as np
 __all__ = [
     "AudioInputError",
     "Clip",
+    "SilentAudioWarning",
+    "amplified_window",
     "as_clip_list",
     "check_clips",
     "decode",
     "fit_to_window",
+    "raise_for_problems",
     "tile",
 ]
 
@@ -34,6 +37,10 @@ _MAX_CHANNELS = 32
 
 class AudioInputError(ValueError):
     """A clip in ``X`` cannot be used; the message names its index and source."""
+
+
+class SilentAudioWarning(UserWarning):
+    """Some clips are digital silence (every sample 0): their outputs say nothing about them."""
 
 
 @dataclass(frozen=True)
@@ -58,17 +65,19 @@ class Clip:
         h = hashlib.blake2b(digest_size=16)
         if self.is_path:
             h.update(b"file:")
-            h.update(_read_bytes(self))
+            with _open(self) as f:  # in chunks: an hour of audio is never all in memory
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
         else:
             arr = np.ascontiguousarray(self.source)
             h.update(f"array:{arr.dtype.str}:{arr.shape}:{self.sampling_rate}:".encode())
-            h.update(arr.tobytes())
+            h.update(memoryview(arr).cast("B"))  # the same bytes as arr.tobytes(), without a copy
         return h.hexdigest()
 
 
-def _read_bytes(clip: Clip) -> bytes:
+def _open(clip: Clip):
     try:
-        return clip.source.read_bytes()
+        return open(clip.source, "rb")
     except FileNotFoundError:
         raise AudioInputError(f"{clip.describe()}: file not found.") from None
     except IsADirectoryError:
@@ -154,23 +163,89 @@ def as_clip_list(X, sampling_rate: int | None) -> list[Clip]:
     return clips
 
 
-def check_clips(clips: list[Clip]) -> None:
-    """Cheap up-front checks (files exist) so a bad corpus fails before models load.
+def raise_for_problems(problems: list[str], n_clips: int) -> None:
+    """One :class:`AudioInputError` listing every bad clip, so a corpus is fixed in one pass."""
+    if not problems:
+        return
+    shown = "\n  ".join(problems[:20])
+    more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+    raise AudioInputError(
+        f"{len(problems)} of {n_clips} clip(s) cannot be used:\n  {shown}{more}\n"
+        "Fix or remove these clips and run again."
+    )
 
-    Reports every missing file at once, so a corpus can be fixed in one pass.
+
+def check_clips(clips: list[Clip]) -> None:
+    """Cheap up-front checks so a bad corpus fails before any model loads.
+
+    Files: present, not a directory, not empty, and a header that soundfile (or,
+    failing that, librosa) can decode. Arrays: sampling rate, length, finiteness.
+    Every problem is reported at once. NaN samples inside a file and damage past
+    the header only show when the clip is decoded for the model; those are
+    collected over the whole batch loop and reported together (see
+    ``_batching.cached_encode``).
     """
-    problems = []
-    for c in clips:
-        if c.is_path and not c.source.exists():
-            problems.append(f"{c.describe()}: file not found")
-        elif c.is_path and c.source.is_dir():
-            problems.append(f"{c.describe()}: is a directory, not an audio file")
-    if problems:
-        shown = "\n  ".join(problems[:20])
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+    raise_for_problems([p for p in map(_precheck, clips) if p is not None], len(clips))
+
+
+def _precheck(clip: Clip) -> str | None:
+    try:
+        if clip.is_path:
+            _check_file(clip)
+        else:
+            _check_array(clip)
+    except AudioInputError as exc:
+        return str(exc).rstrip(".")
+    return None
+
+
+def _check_file(clip: Clip) -> None:
+    import soundfile as sf
+
+    path = clip.source
+    if not path.exists():
+        raise AudioInputError(f"{clip.describe()}: file not found")
+    if path.is_dir():
+        raise AudioInputError(f"{clip.describe()}: is a directory, not an audio file")
+    with _open(clip) as fh:
+        if fh.seek(0, io.SEEK_END) == 0:
+            raise AudioInputError(f"{clip.describe()}: file is empty (0 bytes)")
+        fh.seek(0)
+        try:
+            with sf.SoundFile(fh) as f:  # reads the header only
+                frames = f.frames
+        except Exception:
+            frames = None
+    if frames is None:  # not a soundfile format: a full decode (librosa) decides
+        _decode_file(clip)
+    elif frames == 0:
+        raise AudioInputError(f"{clip.describe()}: clip is empty (0 samples)")
+
+
+def _check_array(clip: Clip) -> None:
+    rate = clip.sampling_rate
+    if not MIN_SAMPLING_RATE <= rate <= MAX_SAMPLING_RATE:
         raise AudioInputError(
-            f"{len(problems)} of {len(clips)} clip(s) cannot be read:\n  {shown}{more}"
+            f"{clip.describe()}: sampling_rate={rate} is outside "
+            f"[{MIN_SAMPLING_RATE}, {MAX_SAMPLING_RATE}] Hz; set the estimator's "
+            "sampling_rate to the rate of your arrays."
         )
+    source = np.asarray(clip.source)
+    if source.size == 0:
+        raise AudioInputError(f"{clip.describe()}: clip is empty (0 samples).")
+    if source.dtype.kind == "f":
+        bad = _count_non_finite(source)
+        if bad:
+            raise AudioInputError(
+                f"{clip.describe()}: {bad} of {source.size} samples are NaN or infinite."
+            )
+
+
+def _count_non_finite(arr: np.ndarray, chunk: int = 1 << 20) -> int:
+    """In chunks: a mask of an hour-long clip would be as large as the clip."""
+    flat = np.ascontiguousarray(arr).reshape(-1)
+    finite = sum(int(np.count_nonzero(np.isfinite(flat[s : s + chunk]))) for s in range(0, flat.size, chunk))
+    return flat.size - finite
 
 
 def _to_float(arr: np.ndarray) -> np.ndarray:
@@ -183,37 +258,62 @@ def _to_float(arr: np.ndarray) -> np.ndarray:
     return (arr.astype(np.float64) / scale).astype(np.float32)
 
 
-def _to_mono(arr: np.ndarray) -> np.ndarray:
+def _time_axis(arr: np.ndarray) -> int:
+    """Samples run along the longer axis of a 2-D clip: (channels, samples) or (samples, channels)."""
     if arr.ndim == 1:
-        return arr
-    channel_axis = 0 if arr.shape[0] <= arr.shape[1] else 1
-    return arr.mean(axis=channel_axis)
+        return 0
+    return 1 if arr.shape[0] <= arr.shape[1] else 0
 
 
-def _decode_file(clip: Clip) -> tuple[np.ndarray, int]:
+def _centre(n: int, limit: int | None) -> tuple[int, int]:
+    """(start, length) of the centre ``limit`` samples of ``n``."""
+    if limit is None or n <= limit:
+        return 0, n
+    return (n - limit) // 2, limit
+
+
+def _limit(max_duration: float | None, rate: int) -> int | None:
+    return None if max_duration is None else max(1, int(round(max_duration * rate)))
+
+
+def _decode_file(clip: Clip, max_duration: float | None = None) -> tuple[np.ndarray, int]:
+    with _open(clip) as fh:
+        if fh.seek(0, io.SEEK_END) == 0:
+            raise AudioInputError(f"{clip.describe()}: file is empty (0 bytes).")
+        fh.seek(0)
+        try:
+            return _read_centre(fh, max_duration)
+        except Exception as exc:  # soundfile cannot read every container; librosa may
+            sf_error = exc
+    try:
+        import warnings
+
+        import librosa
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # librosa warns before its audioread fallback
+            wave, rate = librosa.load(str(clip.source), sr=None, mono=True)
+        start, length = _centre(len(wave), _limit(max_duration, int(rate)))
+        return np.asarray(wave[start : start + length], dtype=np.float32), int(rate)
+    except Exception:
+        raise AudioInputError(
+            f"{clip.describe()}: cannot be decoded as audio ({sf_error}). Check that the "
+            "file is a valid wav/flac/ogg/mp3 file."
+        ) from None
+
+
+def _read_centre(fh, max_duration: float | None) -> tuple[np.ndarray, int]:
+    """Decode from an open file (a file object, so non-ASCII paths work everywhere)."""
     import soundfile as sf
 
-    data = _read_bytes(clip)
-    if not data:
-        raise AudioInputError(f"{clip.describe()}: file is empty (0 bytes).")
-    try:
-        wave, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-        return wave.mean(axis=1), int(rate)
-    except Exception as sf_error:  # soundfile cannot read every container; librosa may
-        try:
-            import warnings
-
-            import librosa
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # librosa warns before its audioread fallback
-                wave, rate = librosa.load(str(clip.source), sr=None, mono=True)
-            return np.asarray(wave, dtype=np.float32), int(rate)
-        except Exception:
-            raise AudioInputError(
-                f"{clip.describe()}: cannot be decoded as audio ({sf_error}). Check that the "
-                "file is a valid wav/flac/ogg/mp3 file."
-            ) from None
+    with sf.SoundFile(fh) as f:
+        rate = int(f.samplerate)
+        # Seek to the centre: a long file is never decoded whole.
+        start, length = _centre(f.frames, _limit(max_duration, rate))
+        if start:
+            f.seek(start)
+        wave = f.read(length, dtype="float32", always_2d=True)
+    return wave.mean(axis=1), rate
 
 
 def resample(wave: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
@@ -224,22 +324,30 @@ def resample(wave: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
     return soxr.resample(wave, orig_rate, target_rate, quality="HQ").astype(np.float32, copy=False)
 
 
-def decode(clip: Clip, target_rate: int) -> np.ndarray:
-    """Return the clip as a finite, non-empty mono float32 waveform at ``target_rate``."""
+def decode(
+    clip: Clip, target_rate: int, max_duration: float | None = None, resampler=None
+) -> np.ndarray:
+    """Return the clip as a finite, non-empty mono float32 waveform at ``target_rate``.
+
+    With ``max_duration`` (seconds), a longer clip is cut to its centre
+    ``max_duration`` seconds before it is converted or resampled (files are
+    read from the centre only), so memory is bounded by ``max_duration``, not by
+    the clip. ``resampler(wave, orig_rate)`` replaces the default (soxr, high
+    quality) where a model was trained with another one, so that its embeddings
+    match its own package.
+    """
     if clip.is_path:
-        wave, rate = _decode_file(clip)
+        wave, rate = _decode_file(clip, max_duration)
     else:
+        _check_array(clip)
         rate = clip.sampling_rate
-        if not MIN_SAMPLING_RATE <= rate <= MAX_SAMPLING_RATE:
-            raise AudioInputError(
-                f"{clip.describe()}: sampling_rate={rate} is outside "
-                f"[{MIN_SAMPLING_RATE}, {MAX_SAMPLING_RATE}] Hz; set the estimator's "
-                "sampling_rate to the rate of your arrays."
-            )
         source = np.asarray(clip.source)
-        if source.size == 0:
-            raise AudioInputError(f"{clip.describe()}: clip is empty (0 samples).")
-        wave = _to_mono(_to_float(source))
+        time_axis = _time_axis(source)
+        start, length = _centre(source.shape[time_axis], _limit(max_duration, rate))
+        source = source[(slice(None),) * time_axis + (slice(start, start + length),)]
+        wave = _to_float(source)
+        if wave.ndim == 2:  # the axis is fixed before the crop, which may change the shape
+            wave = wave.mean(axis=1 - time_axis)
     if wave.size == 0:
         raise AudioInputError(f"{clip.describe()}: clip is empty (0 samples).")
     if not np.all(np.isfinite(wave)):
@@ -247,7 +355,10 @@ def decode(clip: Clip, target_rate: int) -> np.ndarray:
         raise AudioInputError(
             f"{clip.describe()}: {bad} of {wave.size} samples are NaN or infinite."
         )
-    return resample(np.ascontiguousarray(wave, dtype=np.float32), rate, target_rate)
+    wave = np.ascontiguousarray(wave, dtype=np.float32)
+    if resampler is not None and rate != target_rate:
+        return np.ascontiguousarray(resampler(wave, rate), dtype=np.float32)
+    return resample(wave, rate, target_rate)
 
 
 def tile(wave: np.ndarray, repeats: int) -> np.ndarray:
@@ -255,21 +366,60 @@ def tile(wave: np.ndarray, repeats: int) -> np.ndarray:
     return np.tile(wave, repeats) if repeats > 1 else wave
 
 
-def fit_to_window(
+def amplified_window(
     wave: np.ndarray,
-    window: int,
+    repeats: int,
+    window: int | None,
     *,
     crop: str = "center",
     rng: np.random.Generator | None = None,
+    pad: str = "repeatpad",
 ) -> np.ndarray:
-    """Repeat-pad a short clip or crop a long one to exactly ``window`` samples.
+    """``fit_to_window(tile(wave, repeats), window, ...)`` without building the tiled clip.
 
-    Short clips are repeated a whole number of times then zero-padded, as CLAP
-    models were trained ("repeatpad"). Long clips are centre-cropped, or cropped
-    at an offset drawn from ``rng`` when ``crop="random"``.
+    Tiling an hour of 48 kHz audio three times would take 2 GB; the window of
+    the tiled clip is gathered from ``wave`` directly, in ``window`` samples.
     """
     n = wave.shape[0]
+    total = n * repeats
+    if window is None or total <= window:
+        return fit_to_window(tile(wave, repeats), window, crop=crop, rng=rng, pad=pad)
+    overflow = total - window
+    if crop == "random":
+        if rng is None:
+            raise ValueError("crop='random' needs a random generator")
+        start = int(rng.integers(0, overflow + 1))
+    else:
+        start = overflow // 2
+    if start + window <= n or repeats == 1:
+        return wave[start : start + window]
+    return wave[(start + np.arange(window)) % n]
+
+
+def fit_to_window(
+    wave: np.ndarray,
+    window: int | None,
+    *,
+    crop: str = "center",
+    rng: np.random.Generator | None = None,
+    pad: str = "repeatpad",
+) -> np.ndarray:
+    """Pad a short clip or crop a long one to exactly ``window`` samples.
+
+    Short clips are repeated as each model was trained: ``pad="repeatpad"``
+    (LAION-CLAP) repeats a whole number of times then zero-pads, ``pad="repeat"``
+    (MS-CLAP) repeats past the window and cuts. Long clips are centre-cropped, or
+    cropped at an offset drawn from ``rng`` when ``crop="random"``. ``window=None``
+    (a model that takes any length) returns the clip unchanged.
+    """
+    if window is None:
+        return wave
+    if pad not in ("repeatpad", "repeat"):
+        raise ValueError(f"pad must be 'repeatpad' or 'repeat', got {pad!r}")
+    n = wave.shape[0]
     if n < window:
+        if pad == "repeat":
+            return np.tile(wave, -(-window // n))[:window]
         wave = np.tile(wave, window // n)
         return np.pad(wave, (0, window - wave.shape[0]))
     if n == window:

@@ -32,6 +32,7 @@ __all__ = [
     "clear_caches",
     "disk_cache",
     "resolve_cache_dir",
+    "silent_keys",
     "text_cache",
 ]
 
@@ -90,12 +91,16 @@ class EmbeddingCache:
 # 2 GiB holds the per-layer pooled WavLM-Large states of about 20k clips.
 audio_cache = EmbeddingCache(max_bytes=2 * 1024**3)
 text_cache = EmbeddingCache(max_bytes=256 * 1024**2)
+# Audio cache keys of clips that decoded to digital silence, so that a transform served
+# from the cache warns about them as the first one did.
+silent_keys: set[tuple] = set()
 
 
 def clear_caches() -> None:
     """Drop every cached embedding (models stay loaded; see ``encoders.clear_models``)."""
     audio_cache.clear()
     text_cache.clear()
+    silent_keys.clear()
 
 
 # Bump when preprocessing or the stored layout changes, so old entries are not reused.

@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._labels import warn_unseen_labels
 from .zero_shot import softmax
 
 __all__ = ["LateFusionClassifier", "default_classifier"]
@@ -81,6 +82,13 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         self.classes_ = np.unique(y)
         n_classes = len(self.classes_)
+        if n_classes < 2:
+            raise ValueError(
+                f"y holds a single class, {self.classes_.tolist()[0]!r} ({len(y)} samples): the fusion "
+                "classifier needs at least two classes to train. In cross-validation this means a "
+                "training fold holds only this class; use a stratified splitter (StratifiedKFold, "
+                "StratifiedGroupKFold) or check how the folds are made."
+            )
         self.n_zero_shot_ = n_classes if self.n_zero_shot == "auto" else int(self.n_zero_shot)
         if self.method == "weighted" and self.n_zero_shot_ != n_classes:
             raise ValueError(
@@ -136,6 +144,12 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
     def predict_log_proba(self, X):
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on ``(X, y)``; labels not in ``classes_`` count as errors, with a warning."""
+        check_is_fitted(self)
+        warn_unseen_labels(self, y, "The classifier only predicts the labels it was trained on.")
+        return super().score(X, y, sample_weight=sample_weight)
 
     def predict(self, X):
         proba = self.predict_proba(X)

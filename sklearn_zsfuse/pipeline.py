@@ -33,6 +33,7 @@ def make_zsfuse_pipeline(
     audio_repeats=1,
     text_repeats=1,
     layer=-1,
+    max_duration=60.0,
     method="weighted",
     weight=0.5,
     space="probability",
@@ -41,18 +42,29 @@ def make_zsfuse_pipeline(
     device="auto",
     dtype="float32",
     batch_size=8,
+    store_weights_in_pickle=False,
     verbose=0,
     cache_dir=None,
 ) -> Pipeline:
     """Build ``Pipeline([("features", FeatureUnion([("zs", ...), ("fm", ...)])), ("fusion", ...)])``.
 
-    ``alm`` and ``fm`` are hub ids or local directories. The tunable parameters
+    ``alm`` is any model name, path or spec that :class:`ALMZeroShotScorer` takes
+    (see its ``model`` parameter); ``fm`` a hub id or local directory. The tunable parameters
     sit at the paths in :data:`PARAM_PATHS` (e.g. ``fusion__weight``,
     ``features__zs__audio_repeats``). Nothing is loaded until ``fit``.
+    ``store_weights_in_pickle=True`` makes pickles of the pipeline carry both models.
     ``cache_dir`` gives both encoders an on-disk embedding cache.
     """
-    common = dict(sampling_rate=sampling_rate, device=device, dtype=dtype, batch_size=batch_size, verbose=verbose,
-                  cache_dir=cache_dir)
+    common = dict(
+        max_duration=max_duration,
+        sampling_rate=sampling_rate,
+        device=device,
+        dtype=dtype,
+        batch_size=batch_size,
+        store_weights_in_pickle=store_weights_in_pickle,
+        verbose=verbose,
+        cache_dir=cache_dir,
+    )
     scorer = ALMZeroShotScorer(
         alm,
         class_prompts=class_prompts,

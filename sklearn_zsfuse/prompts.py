@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping, Sequence
 
 __all__ = [
@@ -101,11 +102,7 @@ def build_prompts(
     if len(templates) == 0:
         raise ValueError("templates must hold at least one template string.")
     for t in templates:
-        if not isinstance(t, str) or t.count("{}") != 1:
-            raise ValueError(
-                f"Each template must be a string with exactly one '{{}}' placeholder for the "
-                f"class word; got {t!r}."
-            )
+        _check_template(t)
     return [
         [
             amplify_text(t.format(word), text_repeats, separator)
@@ -114,3 +111,27 @@ def build_prompts(
         ]
         for c in classes
     ]
+
+
+def _check_template(template) -> None:
+    """Exactly one bare ``{}`` field; other braces only doubled (``{{`` ``}}``), as str.format reads them."""
+    problem = None
+    if not isinstance(template, str):
+        problem = "it is not a string"
+    else:
+        try:
+            fields = [f[1:] for f in string.Formatter().parse(template) if f[1] is not None]
+        except ValueError as exc:
+            problem = f"it is not a valid format string ({exc})"
+        else:
+            if fields != [("", "", None)]:
+                shown = [
+                    "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+                    for name, spec, conv in fields
+                ]
+                problem = f"it has {len(fields)} replacement field(s) {shown}"
+    if problem:
+        raise ValueError(
+            f"Each template must be a string with exactly one '{{}}' placeholder for the class "
+            f"word (write literal braces as '{{{{' and '}}}}'); got {template!r}: {problem}."
+        )

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._batching import COMMON_CONSTRAINTS, cached_encode, prepare_clips
-from .audio import decode, fit_to_window, tile
+from ._labels import warn_unseen_labels
+from .audio import amplified_window, decode
 from .cache import CacheTiers, disk_cache, text_cache
 from .encoders import get_alm_encoder
+from .persistence import WeightsInPickleMixin, check_same_behaviour, weights_id
 from .prompts import DEFAULT_TEMPLATES, build_prompts
 
 __all__ = ["ALMZeroShotScorer", "softmax"]
@@ -29,7 +32,7 @@ def _normalize(v: np.ndarray, axis=-1) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=axis, keepdims=True), 1e-12)
 
 
-class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
+class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
     """Zero-shot speech emotion scores from a dual-encoder audio-language model.
 
     Each clip is embedded by the model's audio tower and compared with one text
@@ -39,8 +42,16 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    model : str, default="laion/clap-htsat-unfused"
-        A CLAP checkpoint in Hugging Face format: hub id or local directory.
+    model : str, path or spec, default="laion/clap-htsat-unfused"
+        The audio-language model: a CLAP checkpoint in Hugging Face format (hub id
+        or directory); ``"msclap-2022"``/``"msclap-2023"`` or a local msclap
+        ``.pth``; ``"laion-clap:<id or name>"`` or a local laion_clap ``.pt``;
+        ``"yfyeung/CLSP"`` or ``"clsp:<id or dir>"``; a name registered with
+        :func:`sklearn_zsfuse.encoders.register_alm`; or a spec object with a
+        ``load`` method (:class:`~sklearn_zsfuse.encoders.MSClap`,
+        :class:`~sklearn_zsfuse.encoders.LaionClap`,
+        :class:`~sklearn_zsfuse.encoders.CLSP`) to give local files for every
+        part. The README lists rates, windows and extras.
     classes : array-like or None, default=None
         The labels to score. ``None`` learns them from ``y`` in ``fit``.
     class_prompts : dict or None, default=None
@@ -62,6 +73,14 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
     crop : {"center", "random"}, default="center"
         Where clips longer than the window are cut. "random" draws the offset
         from ``random_state`` and the clip's content, so results are repeatable.
+    max_duration : float or None, default=60.0
+        Clips longer than this many seconds are first cut to their centre
+        ``max_duration`` seconds (files are read from the centre only), so an
+        hour-long recording costs what a minute costs. The model then sees one
+        window (7-10 s) of the tiled clip, gathered without building the tiled
+        clip. With ``audio_repeats=1`` and ``crop="center"`` the window is the
+        clip's centre either way. ``None`` decodes whole clips (about 0.7 GB of
+        float32 per hour at 48 kHz, one clip at a time).
     random_state : int or None, default=None
         Seed of the random crops; required when ``crop="random"``.
     sampling_rate : int or None, default=None
@@ -72,6 +91,10 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
     batch_size : int, default=8
     revision : str or None, default=None
         Hub revision (branch, tag or commit) of ``model``.
+    store_weights_in_pickle : bool, default=False
+        Embed the model's files in pickles of this estimator, so that they load
+        where the model is not available. Off, a pickle holds parameters and
+        learned state only and loads the model by name on first use.
     verbose : int, default=0
         Progress bars and a cache summary when > 0.
     cache_dir : str, path, joblib.Memory or None, default=None
@@ -91,10 +114,15 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
         (n_classes, dim) normalised class embeddings, or (n_classes, n_prompts,
         dim) per-prompt embeddings when ``ensemble="score"``.
     logit_scale_ : float
+    weights_id_ : str
+        A digest of which weights (path or hub commit, file stamps, dtype) ``fit`` used. If
+        ``model`` is later pointed elsewhere (``set_params(model=new_dir)``), the
+        first ``transform`` re-encodes the prompts and raises
+        :class:`ModelMismatchError` unless they match ``text_embeddings_``.
     """
 
     _parameter_constraints = {
-        "model": [str, os.PathLike],
+        "model": [str, os.PathLike, HasMethods(["load"])],
         "classes": ["array-like", None],
         "class_prompts": [dict, None],
         "templates": [tuple, list, str],
@@ -104,6 +132,7 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
         "ensemble": [StrOptions({"embedding", "score"})],
         "logit_scale": [Interval(Real, 0, None, closed="neither"), None],
         "crop": [StrOptions({"center", "random"})],
+        "max_duration": [Interval(Real, 0, None, closed="neither"), None],
         "random_state": [Interval(Integral, 0, None, closed="left"), None],
         **COMMON_CONSTRAINTS,
     }
@@ -121,12 +150,14 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
         ensemble="embedding",
         logit_scale=None,
         crop="center",
+        max_duration=60.0,
         random_state=None,
         sampling_rate=None,
         device="auto",
         dtype="float32",
         batch_size=8,
         revision=None,
+        store_weights_in_pickle=False,
         verbose=0,
         cache_dir=None,
     ):
@@ -140,12 +171,14 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.ensemble = ensemble
         self.logit_scale = logit_scale
         self.crop = crop
+        self.max_duration = max_duration
         self.random_state = random_state
         self.sampling_rate = sampling_rate
         self.device = device
         self.dtype = dtype
         self.batch_size = batch_size
         self.revision = revision
+        self.store_weights_in_pickle = store_weights_in_pickle
         self.verbose = verbose
         self.cache_dir = cache_dir
 
@@ -154,6 +187,7 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _resolve_classes(self, y):
         if self.classes is not None:
+            _check_one_label_type(self.classes, "classes")
             classes = np.unique(np.asarray(self.classes, dtype=object if _has_str(self.classes) else None))
             if len(classes) < 1:
                 raise ValueError("classes must hold at least one label.")
@@ -171,6 +205,7 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D, got shape {y.shape}.")
+        _check_one_label_type(y, "y")
         return np.unique(y)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -185,24 +220,53 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
             n_clips = len(prepare_clips(X, self.sampling_rate))
             if y is not None and n_clips != len(y):
                 raise ValueError(f"X has {n_clips} clips but y has {len(y)} labels.")
+        self._crop_seed()  # parameter errors before any model loads
         self.classes_ = self._resolve_classes(y)
         self.prompts_ = build_prompts(
             self.classes_, self.templates, self.class_prompts, self.text_repeats, self.text_separator
         )
+        self._warn_unused_class_prompts()
         encoder = self._encoder()
-        per_class = [self._encode_texts(encoder, prompts) for prompts in self.prompts_]
-        if self.ensemble == "embedding":
-            self.text_embeddings_ = np.stack([_normalize(e.mean(axis=0)) for e in per_class])
-        else:
-            width = max(len(p) for p in self.prompts_)
-            # Classes may have different numbers of words; pad with NaN and average with nanmean.
-            emb = np.full((len(per_class), width, per_class[0].shape[1]), np.nan, dtype=np.float32)
-            for c, e in enumerate(per_class):
-                emb[c, : len(e)] = e
-            self.text_embeddings_ = emb
+        self.text_embeddings_ = self._text_embeddings(encoder)
         self.logit_scale_ = float(self.logit_scale if self.logit_scale is not None else encoder.logit_scale)
+        self.weights_id_ = weights_id(encoder)
         self.n_features_out_ = len(self.classes_)
         return self
+
+    def _warn_unused_class_prompts(self):
+        """A wording for a label that is not a class is likely a misspelt key: say so."""
+        if not self.class_prompts:
+            return
+        names = {c for c in self.classes_.tolist()} | {str(c) for c in self.classes_.tolist()}
+        unused = sorted((k for k in self.class_prompts if k not in names), key=str)
+        if unused:
+            warnings.warn(
+                f"class_prompts has wording for {unused}, which are not among the classes "
+                f"{self.classes_.tolist()}; it is not used. Check the spelling of the keys "
+                "(classes without an entry use the built-in emotion word, else the label itself).",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _text_embeddings(self, encoder):
+        per_class = [self._encode_texts(encoder, prompts) for prompts in self.prompts_]
+        if self.ensemble == "embedding":
+            return np.stack([_normalize(e.mean(axis=0)) for e in per_class])
+        width = max(len(p) for p in self.prompts_)
+        # Classes may have different numbers of words; pad with NaN and average with nanmean.
+        emb = np.full((len(per_class), width, per_class[0].shape[1]), np.nan, dtype=np.float32)
+        for c, e in enumerate(per_class):
+            emb[c, : len(e)] = e
+        return emb
+
+    def _check_model(self, encoder):
+        """Fail loudly if ``model`` now names other weights than at fit (moved dirs are fine)."""
+        fitted = getattr(self, "weights_id_", None)  # None: pickled by an older version
+        if fitted is None or fitted == weights_id(encoder):
+            return
+        reference = np.nan_to_num(self.text_embeddings_)  # NaN pads of ensemble="score"
+        current = np.nan_to_num(self._text_embeddings(encoder))
+        check_same_behaviour(self, "class prompt embeddings", reference, current)
 
     def _encode_texts(self, encoder, texts):
         cache = CacheTiers(text_cache, disk_cache(self.cache_dir))
@@ -211,43 +275,57 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
         missing = [t for t, e in found.items() if e is None]
         for start in range(0, len(missing), 64):
             chunk = missing[start : start + 64]
-            for t, e in zip(chunk, encoder.encode_text(chunk)):
+            out = _checked_embeddings(encoder.encode_text(chunk), len(chunk), "encode_text", self.model)
+            for t, e in zip(chunk, out):
                 cache.put(keys[t], e)
                 found[t] = e
         return np.stack([found[t] for t in texts]).astype(np.float32)
 
     def audio_embeddings(self, X) -> np.ndarray:
         """(n_clips, dim) normalised audio embeddings after amplification and windowing."""
-        clips = prepare_clips(X, self.sampling_rate)
-        encoder = self._encoder()
-        seed = None
-        if self.crop == "random":
-            if self.random_state is None:
-                raise ValueError(
-                    "crop='random' needs an integer random_state, so that crops (and cached "
-                    "embeddings) are repeatable; or use crop='center'."
-                )
-            seed = int(self.random_state)
-        key = (encoder.fingerprint, "alm", self.audio_repeats, self.crop, seed)
+        return self._audio_embeddings(prepare_clips(X, self.sampling_rate))
 
-        def prepare(batch):  # CPU work, run on a thread one batch ahead of the model
-            waves = []
-            for clip in batch:
-                wave = tile(decode(clip, encoder.sampling_rate), self.audio_repeats)
-                rng = None
-                if self.crop == "random":
-                    rng = np.random.default_rng([seed, int(clip.content_key()[:8], 16)])
-                waves.append(fit_to_window(wave, encoder.window, crop=self.crop, rng=rng))
-            return encoder.audio_features(waves)
+    def _crop_seed(self):
+        if self.crop != "random":
+            return None
+        if self.random_state is None:
+            raise ValueError(
+                "crop='random' needs an integer random_state, so that crops (and cached "
+                "embeddings) are repeatable; or use crop='center'."
+            )
+        return int(self.random_state)
+
+    def _audio_embeddings(self, clips) -> np.ndarray:
+        seed = self._crop_seed()
+        encoder = self._encoder()
+        key = (encoder.fingerprint, "alm", self.audio_repeats, self.crop, seed, self.max_duration)
+        resampler = getattr(encoder, "resample", None)
+        pad = getattr(encoder, "pad_mode", "repeatpad")
+
+        def prepare(clip, wave):
+            rng = None
+            if seed is not None:
+                rng = np.random.default_rng([seed, int(clip.content_key()[:8], 16)])
+            return amplified_window(wave, self.audio_repeats, encoder.window, crop=self.crop, rng=rng, pad=pad)
+
+        # Backends that split spectrograms from the forward pass get them computed on the
+        # prefetch thread; the others take waveforms.
+        featurize = getattr(encoder, "audio_features", None)
+        forward = encoder.encode_features if featurize is not None else encoder.encode_audio
+
+        def encode(inputs):
+            return _checked_embeddings(forward(inputs), len(inputs), "encode_audio", self.model)
 
         out = cached_encode(
             clips,
             key,
-            encoder.encode_features,
+            lambda clip: decode(clip, encoder.sampling_rate, self.max_duration, resampler),
+            encode,
             self.batch_size,
             prepare=prepare,
+            featurize=featurize,
             disk=disk_cache(self.cache_dir),
-            desc="ALM audio",
+            desc=type(self).__name__,
             verbose=self.verbose,
         )
         return np.stack(out)
@@ -255,7 +333,9 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Zero-shot scores (scaled cosine similarities), shape (n_clips, n_classes)."""
         check_is_fitted(self)
-        audio = self.audio_embeddings(X)
+        clips = prepare_clips(X, self.sampling_rate)  # bad input fails before a model loads
+        self._check_model(self._encoder())
+        audio = self._audio_embeddings(clips)
         if self.ensemble == "embedding":
             scores = audio @ self.text_embeddings_.T
         else:
@@ -271,6 +351,14 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
     def predict(self, X):
         return self.classes_[np.argmax(self.transform(X), axis=1)]
 
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on ``(X, y)``; labels not in ``classes_`` count as errors, with a warning."""
+        check_is_fitted(self)
+        warn_unseen_labels(
+            self, y, "A zero-shot scorer can score any label: include them in classes=[...] and refit."
+        )
+        return super().score(X, y, sample_weight=sample_weight)
+
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)
         return np.asarray([str(c) for c in self.classes_], dtype=object)
@@ -281,6 +369,29 @@ class ALMZeroShotScorer(ClassifierMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.target_tags.required = False
         return tags
+
+
+def _check_one_label_type(labels, name) -> None:
+    """Strings and numbers cannot be sorted together (nor told apart as prompts: 3 vs '3')."""
+    values = np.asarray(labels, dtype=object).ravel().tolist()
+    if len({isinstance(v, str) for v in values}) > 1:
+        raise ValueError(
+            f"Mix of label input types (strings and numbers) in {name}: {values[:6]}; use one type "
+            "for all labels."
+        )
+
+
+def _checked_embeddings(out, n: int, method: str, model) -> np.ndarray:
+    """Embeddings as (n, D) float32, L2-normalised; a plugged-in encoder's mistakes named."""
+    out = np.asarray(out.detach().cpu().float() if hasattr(out, "detach") else out, dtype=np.float32)
+    if out.ndim != 2 or out.shape[0] != n:
+        raise ValueError(
+            f"{method}() of model={model!r} returned shape {out.shape} for {n} inputs; expected "
+            f"({n}, embedding_dim)."
+        )
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"{method}() of model={model!r} returned NaN or infinite values.")
+    return _normalize(out)
 
 
 def _has_str(values) -> bool:

@@ -188,7 +188,7 @@ def test_check_clips_reports_every_missing_file(tmp_path, good_wav):
     with pytest.raises(AudioInputError) as info:
         check_clips(clips)
     msg = str(info.value)
-    assert msg.startswith("2 of 3 clip(s) cannot be read")
+    assert msg.startswith("2 of 3 clip(s) cannot be used")
     assert msg.count("file not found") == 2
     assert f"X[0] ({str(missing_a)!r})" in msg
     assert f"X[2] ({str(missing_b)!r})" in msg
@@ -201,7 +201,7 @@ def test_check_clips_truncates_a_long_list(tmp_path):
     with pytest.raises(AudioInputError) as info:
         check_clips(as_clip_list(paths, None))
     msg = str(info.value)
-    assert msg.startswith("25 of 25 clip(s) cannot be read")
+    assert msg.startswith("25 of 25 clip(s) cannot be used")
     assert "X[19]" in msg and "X[20]" not in msg
     assert "... and 5 more" in msg
 
@@ -265,7 +265,9 @@ def test_undecodable_file_is_rejected(tmp_path, good_wav, content):
     bad = tmp_path / "broken.wav"
     bad.write_bytes(content)
     clips = as_clip_list([good_wav, bad], None)
-    check_clips(clips)  # it exists: only decoding can tell
+    with pytest.raises(AudioInputError) as info:
+        check_clips(clips)  # the header check catches it before any model loads
+    assert f"1 of 2 clip(s) cannot be used:\n  X[1] ({str(bad)!r}): cannot be decoded as audio" in str(info.value)
     with pytest.raises(AudioInputError) as info:
         decode(clips[1], 16000)
     msg = str(info.value)
@@ -635,6 +637,35 @@ def test_short_clip_is_repeat_padded(n, window):
 def test_short_clip_repeat_pad_example():
     out = fit_to_window(np.array([1.0, 2.0, 3.0], np.float32), 10)
     np.testing.assert_array_equal(out, [1, 2, 3, 1, 2, 3, 1, 2, 3, 0])
+
+
+def test_short_clip_repeat_mode_repeats_past_the_window_then_cuts():
+    # MS-CLAP's own filling: ceil(window / n) copies, cut to the window, no zeros.
+    out = fit_to_window(np.array([1.0, 2.0, 3.0], np.float32), 10, pad="repeat")
+    np.testing.assert_array_equal(out, [1, 2, 3, 1, 2, 3, 1, 2, 3, 1])
+    wave = np.arange(1, 8, dtype=np.float32)
+    np.testing.assert_array_equal(fit_to_window(wave, 7, pad="repeat"), wave)
+    with pytest.raises(ValueError, match="pad must be"):
+        fit_to_window(wave, 10, pad="zeros")
+
+
+def test_no_window_keeps_the_clip():
+    wave = np.arange(5, dtype=np.float32)
+    assert fit_to_window(wave, None) is wave
+
+
+def test_decode_uses_a_model_resampler_only_when_rates_differ():
+    calls = []
+
+    def halve(wave, rate):
+        calls.append(rate)
+        return wave[::2]
+
+    wave = np.linspace(-0.5, 0.5, 100, dtype=np.float32)
+    clips = as_clip_list([wave], 16000)
+    np.testing.assert_array_equal(decode(clips[0], 8000, resampler=halve), wave[::2])
+    np.testing.assert_array_equal(decode(clips[0], 16000, resampler=halve), wave)
+    assert calls == [16000]
 
 
 def test_exact_length_clip_is_unchanged():

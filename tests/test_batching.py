@@ -33,8 +33,8 @@ def test_transform_holds_at_most_two_batches_of_model_input(monkeypatch, tmp_pat
         encoder, method = est._encoder(), "encode"
         real_decode = embedding.decode
 
-        def tracking_decode(clip, rate):
-            wave = real_decode(clip, rate)
+        def tracking_decode(clip, rate, *args):
+            wave = real_decode(clip, rate, *args)
             alive.append((weakref.ref(wave), 1))
             return wave
 

@@ -88,3 +88,52 @@ def test_cache_serves_repeated_transforms(tiny_wavlm, sine_clips):
     third = emb.transform(waves + waves)  # duplicates are encoded once
     assert enc.audio_clips - before == 3
     assert second.shape == first.shape and third.shape == (6, 32)
+
+
+def test_egemaps_specialist_gives_88_named_functionals(sine_clips):
+    pytest.importorskip("opensmile")
+    import opensmile
+
+    waves, sr = sine_clips
+    emb = FMEmbedder("egemaps", sampling_rate=sr).fit(waves)
+    assert emb.n_layers_ == 1 and emb.n_features_out_ == 88
+    out = emb.transform(waves)
+    assert out.shape == (3, 88) and out.dtype == np.float32 and np.isfinite(out).all()
+    names = emb.get_feature_names_out()
+    assert names[0] == "F0semitoneFrom27.5Hz_sma3nz_amean" and len(names) == 88
+    # The same numbers openSMILE gives for the clip directly (it is at 16 kHz already).
+    smile = opensmile.Smile(opensmile.FeatureSet.eGeMAPSv02, opensmile.FeatureLevel.Functionals)
+    np.testing.assert_allclose(out[1], smile.process_signal(waves[1], sr).to_numpy()[0], rtol=1e-5, atol=1e-5)
+    # Different clips, different functionals (F0 of the 220 vs 440 Hz tones).
+    assert out[0, 0] < out[2, 0]
+    np.testing.assert_array_equal(emb.set_params(layer="all").fit().transform(waves), out)
+    with pytest.raises(ValueError, match="out of range"):
+        emb.set_params(layer=1).fit()
+
+
+def test_egemaps_pads_very_short_clips_and_uses_the_cache(sine_clips):
+    pytest.importorskip("opensmile")
+    from sklearn_zsfuse.cache import audio_cache
+
+    waves, sr = sine_clips
+    tiny = waves[0][:400]  # 25 ms: openSMILE alone returns NaN
+    emb = FMEmbedder("egemaps", sampling_rate=sr).fit()
+    assert np.isfinite(emb.transform([tiny])).all()
+    encoder = get_speech_encoder("egemaps")
+    before = encoder.audio_clips
+    emb.transform([tiny] + waves)
+    emb.transform(waves)
+    assert encoder.audio_clips - before == 3 and len(audio_cache) == 4
+
+
+def test_egemaps_without_opensmile_names_the_extra(monkeypatch, sine_clips):
+    import sys
+
+    from sklearn_zsfuse import clear_models
+
+    clear_models()
+    monkeypatch.setitem(sys.modules, "opensmile", None)
+    waves, sr = sine_clips
+    with pytest.raises(ImportError, match=r"pip install 'sklearn-zsfuse\[egemaps\]'"):
+        FMEmbedder("egemaps", sampling_rate=sr).fit(waves)
+    clear_models()

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from sklearn_zsfuse.prompts import (
@@ -64,3 +66,17 @@ def test_build_prompts_is_templates_times_words_per_class():
 def test_bad_templates_are_refused(templates):
     with pytest.raises(ValueError, match="template"):
         build_prompts(["sad"], templates)
+
+
+@pytest.mark.parametrize(
+    "template, problem",
+    [("{x} {}", "2 replacement field(s) ['{x}', '{}']"), ("{}{", "not a valid format string"),
+     ("{:>10}", "['{:>10}']"), ("{0}", "['{0}']")],
+)
+def test_templates_with_other_fields_are_refused_with_the_reason(template, problem):
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        build_prompts(["sad"], (template,))
+
+
+def test_doubled_braces_are_literal_text():
+    assert build_prompts(["sad"], ("a {{quoted}} {} voice",)) == [["a {quoted} sad voice"]]

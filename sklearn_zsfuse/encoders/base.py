@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 import os
+import pickle
 import threading
 import warnings
 from pathlib import Path
 
 __all__ = [
     "ModelLoadError",
+    "ModelMismatchError",
     "clear_models",
     "get_shared",
     "loaded_models",
     "model_fingerprint",
+    "model_source",
+    "register_model_source",
     "resolve_device",
     "resolve_dtype",
     "unwrap_features",
 ]
 
 
+# What from_pretrained raises for a checkpoint it cannot use (pickle: a .bin refused by
+# torch's weights_only loader).
+LOAD_ERRORS = (OSError, ValueError, pickle.UnpicklingError)
+
+
 class ModelLoadError(ValueError):
     """A model id or path could not be resolved or loaded."""
+
+
+class ModelMismatchError(ValueError):
+    """The model a fitted estimator points to now is not the one it was fitted with."""
 
 
 _models: dict[tuple, object] = {}
@@ -50,6 +63,30 @@ def clear_models() -> None:
     """Unload every model (frees memory; the next use loads again)."""
     with _lock:
         _models.clear()
+
+
+# Model names whose weights arrived inside a pickle (store_weights_in_pickle=True):
+# (model, revision) -> the directory they were unpacked to in this process.
+_sources: dict[tuple[str, str | None], str] = {}
+
+
+def register_model_source(model, revision, directory) -> None:
+    """Make ``model`` (at ``revision``) load from ``directory`` in this process."""
+    with _lock:
+        _sources[(os.fspath(model), revision)] = os.fspath(directory)
+
+
+def model_source(model, revision):
+    """Where ``model`` loads from: ``(path or id, revision)``.
+
+    A model unpacked from a pickle loads from its unpacked copy, which is what
+    the pickled estimator was fitted with, even if a directory of the same name
+    exists here.
+    """
+    directory = _sources.get((os.fspath(model), revision))
+    if directory is not None:
+        return directory, None
+    return os.fspath(model), revision
 
 
 _warned_devices: set[str] = set()  # warn once per process, not once per transform
@@ -103,12 +140,30 @@ def model_fingerprint(model: str, revision: str | None, config) -> str:
     return f"{model}@{commit or revision or 'main'}"
 
 
+def _caused_by(exc: BaseException, kind: type) -> bool:
+    """Whether ``kind`` is in the chain (transformers 4 wraps the unpickling error in an OSError)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def load_error(model, parameter: str, exc: Exception) -> ModelLoadError:
     """One message for an unknown id, a missing directory or an offline hub."""
     offline = os.environ.get("HF_HUB_OFFLINE", "0") not in {"0", "", "false", "False"}
     path = Path(os.fspath(model)).expanduser()
     text = str(model)
     looks_local = path.exists() or text.startswith(("/", ".", "~")) or text.count("/") > 1
+    if _caused_by(exc, pickle.UnpicklingError):
+        hint = (
+            "its pickled weights file holds more than tensors, and checkpoints are loaded with "
+            "torch's weights_only loader, which refuses to run code from a file. Use a "
+            "safetensors copy of the checkpoint (or convert the trusted original to safetensors)."
+        )
+        return ModelLoadError(f"Cannot load {parameter}={text!r}: {hint}")
     if looks_local and not path.exists():
         hint = f"the directory {str(path)!r} does not exist."
     elif looks_local:

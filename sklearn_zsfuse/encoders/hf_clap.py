@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .base import load_error, model_fingerprint, unwrap_features
+from .base import LOAD_ERRORS, load_error, model_fingerprint, unwrap_features
 
-__all__ = ["HFClapEncoder"]
+__all__ = ["HFClap", "HFClapEncoder"]
+
+
+@dataclass(frozen=True)
+class HFClap:
+    """A ``transformers.ClapModel`` checkpoint: hub id (e.g. ``laion/clap-htsat-unfused``) or directory."""
+
+    model: str
+
+    def load(self, *, device, dtype, revision=None):
+        return HFClapEncoder(self.model, revision=revision, device=device, dtype=dtype)
 
 
 class HFClapEncoder:
@@ -22,9 +34,10 @@ class HFClapEncoder:
         from transformers import ClapModel, ClapProcessor
 
         try:
-            self.model = ClapModel.from_pretrained(model, revision=revision, dtype=dtype)
+            # safetensors when present; a pickled .bin only through torch's weights_only loader
+            self.model = ClapModel.from_pretrained(model, revision=revision, dtype=dtype, weights_only=True)
             processor = ClapProcessor.from_pretrained(model, revision=revision)
-        except (OSError, ValueError) as exc:
+        except LOAD_ERRORS as exc:
             raise load_error(model, "model", exc) from exc
         self.model.to(device).eval()
         self.device = device
@@ -39,6 +52,13 @@ class HFClapEncoder:
         self.audio_batches = 0
         self.audio_clips = 0
         self.texts = 0
+
+    def save(self, directory) -> None:
+        """Write the model (safetensors) and its processor, loadable by ``from_pretrained``."""
+        from transformers import ClapProcessor
+
+        self.model.save_pretrained(directory)
+        ClapProcessor(feature_extractor=self.feature_extractor, tokenizer=self.tokenizer).save_pretrained(directory)
 
     def _mel(self, wave: np.ndarray) -> np.ndarray:
         # With input of exactly `window` samples the extractor pads nothing and crops

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from .base import load_error, model_fingerprint
+from .base import LOAD_ERRORS, load_error, model_fingerprint
 
 __all__ = ["HFSpeechEncoder"]
 
@@ -23,9 +25,10 @@ class HFSpeechEncoder:
         from transformers import AutoFeatureExtractor, AutoModel
 
         try:
-            self.model = AutoModel.from_pretrained(model, revision=revision, dtype=dtype)
+            # safetensors when present; a pickled .bin only through torch's weights_only loader
+            self.model = AutoModel.from_pretrained(model, revision=revision, dtype=dtype, weights_only=True)
             self.feature_extractor = AutoFeatureExtractor.from_pretrained(model, revision=revision)
-        except (OSError, ValueError) as exc:
+        except LOAD_ERRORS as exc:
             raise load_error(model, "model", exc) from exc
         self.model.to(device).eval()
         self.device = device
@@ -39,18 +42,39 @@ class HFSpeechEncoder:
         self.fingerprint = f"hf-speech|{model_fingerprint(model, revision, config)}|{self.dtype}"
         self.audio_batches = 0
         self.audio_clips = 0
+        self._probe = None
+
+    def save(self, directory) -> None:
+        """Write the model (safetensors) and its feature extractor, loadable by ``from_pretrained``."""
+        self.model.save_pretrained(directory)
+        self.feature_extractor.save_pretrained(directory)
 
     def encode(self, waves: list[np.ndarray]) -> np.ndarray:
         """(n_clips, n_layers, hidden_size) float32 pooled hidden states."""
+        self.audio_clips += len(waves)
         if self.uses_mask:
+            self.audio_batches += 1
             return self._encode_batch(waves)
         out = np.empty((len(waves), self.n_layers, self.hidden_size), dtype=np.float32)
         by_length: dict[int, list[int]] = {}
         for i, w in enumerate(waves):
             by_length.setdefault(w.shape[0], []).append(i)
         for idx in by_length.values():
+            self.audio_batches += 1
             out[idx] = self._encode_batch([waves[i] for i in idx])
         return out
+
+    def probe_embedding(self) -> np.ndarray:
+        """The layer-averaged embedding of a fixed synthetic second of audio.
+
+        A cheap behavioural signature of the weights, independent of where they
+        were loaded from: estimators keep it at fit and compare it when their
+        model path or device changes. Computed once per loaded model.
+        """
+        if self._probe is None:
+            pooled = self._encode_batch([probe_signal(self.sampling_rate)])
+            self._probe = pooled[0].mean(axis=0)
+        return self._probe
 
     def _encode_batch(self, waves: list[np.ndarray]) -> np.ndarray:
         import torch
@@ -70,7 +94,9 @@ class HFSpeechEncoder:
         values = inputs["input_values"].to(self.device, self.dtype)
         sample_mask = inputs["attention_mask"].to(self.device)
         kwargs = {"attention_mask": sample_mask} if self.uses_mask else {}
-        with torch.inference_mode():
+        with torch.inference_mode(), warnings.catch_warnings():
+            # torch deprecates the mask types transformers passes to attention.
+            warnings.filterwarnings("ignore", message=".*mismatched key_padding_mask.*")
             out = self.model(values, output_hidden_states=True, **kwargs)
             n_frames = out.hidden_states[0].shape[1]
             lengths = self.model._get_feat_extract_output_lengths(sample_mask.sum(-1))
@@ -81,9 +107,15 @@ class HFSpeechEncoder:
             # hidden_states, transformers 5 puts the pre-norm state there.
             states = list(out.hidden_states[:-1]) + [out.last_hidden_state]
             pooled = torch.stack([(h.float() * weights).sum(1) for h in states], dim=1)
-        self.audio_batches += 1
-        self.audio_clips += len(waves)
         return pooled.cpu().numpy()
+
+
+def probe_signal(sampling_rate: int) -> np.ndarray:
+    """One second of a fixed chord with a little seeded noise (a private generator)."""
+    t = np.arange(sampling_rate) / sampling_rate
+    tone = sum(0.2 * np.sin(2 * np.pi * f * t) for f in (150.0, 440.0, 1250.0))
+    noise = 0.01 * np.random.default_rng(20240331).standard_normal(sampling_rate)
+    return (tone + noise).astype(np.float32)
 
 
 def receptive_field(config) -> int:

@@ -1,0 +1,122 @@
+"""The generic corpus: a folder of clips described by metadata.csv."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._corpus import CorpusError, check_root, make_corpus, speaker_folds
+from ._tables import read_table, require_columns, resolve_paths
+
+__all__ = ["load_csv"]
+
+N_FOLDS = 5
+_EXPECTED = (
+    "a folder holding metadata.csv with columns path (relative to the folder), label, and "
+    "optionally speaker and fold (an integer test fold per clip; -1 = training only)"
+)
+
+
+def load_csv(root, *, n_folds=N_FOLDS):
+    """Load a folder + ``metadata.csv`` corpus.
+
+    Columns: ``path`` (relative to ``root``, or absolute), ``label``, and
+    optionally ``speaker`` and ``fold``. Without ``fold``, speakers are dealt
+    round-robin (in sorted order) into ``n_folds`` speaker-independent folds
+    (leave one speaker out when there are fewer speakers). Without ``speaker``
+    either, folds are stratified by label and are *not* speaker independent
+    (said in the corpus's notes).
+    """
+    root = check_root(root, "csv", _EXPECTED)
+    table_path = root / "metadata.csv"
+    if not table_path.is_file():
+        raise CorpusError(f"csv: {str(root)!r} has no metadata.csv. Expected {_EXPECTED}.")
+    table = read_table(table_path, "csv")
+    require_columns(table, ["path", "label"], table_path, "csv")
+    n = len(table["path"])
+    if n == 0:
+        raise CorpusError(f"csv: {str(table_path)!r} has a header but no rows.")
+    empty = [i + 2 for i, v in enumerate(table["label"]) if not v]
+    if empty:
+        raise CorpusError(f"csv: {str(table_path)!r} has empty labels on line(s) {empty[:10]}.")
+    paths = resolve_paths(root, table["path"], table_path, "csv")
+    labels = table["label"]
+    notes = []
+    if "speaker" in table:
+        blank = [i + 2 for i, v in enumerate(table["speaker"]) if not v]
+        if blank:
+            raise CorpusError(
+                f"csv: {str(table_path)!r} has empty speaker values on line(s) {blank[:10]}; fill them "
+                "in or drop the speaker column."
+            )
+        speakers = table["speaker"]
+    else:
+        speakers = [f"clip{i}" for i in range(n)]
+    if "fold" in table:
+        folds = _parse_folds(table["fold"], table_path)
+        scheme = "folds from metadata.csv"
+        if "speaker" in table:
+            _check_speaker_independent(speakers, folds, notes)
+    elif "speaker" in table:
+        fold_of = speaker_folds(speakers, n_folds)
+        if len(fold_of) < 2:
+            raise CorpusError(
+                f"csv: {str(table_path)!r} names a single speaker, so no speaker-independent folds can "
+                "be made; add a fold column."
+            )
+        folds = [fold_of[s] for s in speakers]
+        k = len(set(fold_of.values()))
+        scheme = (
+            "leave one speaker out" if k == len(fold_of) else f"speaker-independent {k} folds, speakers dealt in sorted order"
+        )
+    else:
+        folds = _stratified_folds(labels, n_folds)
+        scheme = f"{n_folds} label-stratified folds (no speaker column)"
+        notes.append("metadata.csv has no speaker column: folds are not speaker independent")
+    rows = list(zip(paths, labels, speakers, folds))
+    return make_corpus("csv", root, rows, lambda r: r[3], scheme, notes)
+
+
+def _parse_folds(values, table_path):
+    folds, bad = [], []
+    for line, v in enumerate(values, start=2):
+        try:
+            f = int(v)
+        except ValueError:
+            bad.append(f"line {line}: {v!r}")
+            continue
+        if f < -1:
+            bad.append(f"line {line}: {v!r}")
+        folds.append(f)
+    if bad:
+        raise CorpusError(
+            f"csv: the fold column of {str(table_path)!r} must hold integers >= 0 (or -1 for "
+            f"training-only clips); bad values: {bad[:10]}."
+        )
+    if len({f for f in folds if f >= 0}) < 1:
+        raise CorpusError(f"csv: the fold column of {str(table_path)!r} names no test fold (all -1).")
+    return folds
+
+
+def _check_speaker_independent(speakers, folds, notes):
+    seen: dict[str, set] = {}
+    for s, f in zip(speakers, folds):
+        seen.setdefault(s, set()).add(f)
+    shared = sorted(s for s, fs in seen.items() if len(fs) > 1)
+    if shared:
+        notes.append(
+            f"{len(shared)} speaker(s) appear in more than one fold (e.g. {shared[:3]}): the folds are "
+            "not speaker independent"
+        )
+
+
+def _stratified_folds(labels, n_folds):
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = np.asarray(labels, dtype=object)
+    counts = np.unique(labels, return_counts=True)[1]
+    k = max(2, min(n_folds, int(counts.min())))
+    folds = np.empty(len(labels), dtype=int)
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=0)
+    for i, (_, test) in enumerate(splitter.split(np.zeros(len(labels)), labels), start=1):
+        folds[test] = i
+    return folds.tolist()

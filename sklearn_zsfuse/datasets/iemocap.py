@@ -1,0 +1,69 @@
+"""IEMOCAP: 5 sessions of dyadic conversation, the 4-class setup, leave one session out."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from ._corpus import CorpusError, check_root, make_corpus
+
+__all__ = ["load_iemocap", "EMOTIONS"]
+
+# The usual 4-class setup: excited is merged into happy; the other labels are left out.
+EMOTIONS = {"neu": "neutral", "hap": "happy", "exc": "happy", "sad": "sad", "ang": "angry"}
+SESSIONS = tuple(f"Session{i}" for i in range(1, 6))
+
+# One evaluation line: "[6.2901 - 8.2357]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[2.5000, 2.5000, 2.5000]"
+_LINE = re.compile(r"^\[\s*[\d.]+\s*-\s*[\d.]+\s*\]\s+(Ses\d\d[FM]_\S+_([FM])\d+)\s+(\w+)\s+\[")
+_EXPECTED = (
+    "the IEMOCAP_full_release folder: Session1 ... Session5, each holding "
+    "dialog/EmoEvaluation/*.txt and sentences/wav/<dialog>/<utterance>.wav"
+)
+
+
+def load_iemocap(root):
+    """Load IEMOCAP (4 classes: neutral, happy + excited, sad, angry) from ``root``.
+
+    Labels come from ``SessionN/dialog/EmoEvaluation/*.txt``; the audio from
+    ``SessionN/sentences/wav``. Folds are the 5 sessions (leave one session out,
+    as EmoBox); speakers are session + gender (``Ses01F``).
+    """
+    root = check_root(root, "iemocap", _EXPECTED)
+    missing = [s for s in SESSIONS if not (root / s).is_dir()]
+    if missing:
+        raise CorpusError(f"iemocap: {str(root)!r} lacks {missing}. Expected {_EXPECTED}.")
+    rows, left_out, absent = [], Counter(), []
+    for number, session in enumerate(SESSIONS, start=1):
+        eval_dir = root / session / "dialog" / "EmoEvaluation"
+        files = sorted(p for p in eval_dir.glob("*.txt") if not p.name.startswith(".")) if eval_dir.is_dir() else []
+        if not files:
+            raise CorpusError(
+                f"iemocap: no label files in {str(eval_dir)!r}. Expected {_EXPECTED}."
+            )
+        for label_file in files:
+            for line in label_file.read_text(encoding="utf-8", errors="replace").splitlines():
+                m = _LINE.match(line)
+                if m is None:
+                    continue
+                utterance, gender, code = m.group(1), m.group(2), m.group(3)
+                if code not in EMOTIONS:
+                    left_out[code] += 1
+                    continue
+                dialog = utterance.rsplit("_", 1)[0]
+                wav = root / session / "sentences" / "wav" / dialog / f"{utterance}.wav"
+                if not wav.is_file():
+                    absent.append(str(wav.relative_to(root)))
+                    continue
+                speaker = f"Ses{number:02d}{gender}"
+                rows.append((wav, EMOTIONS[code], speaker, number))
+    if absent:
+        shown = "\n  ".join(absent[:10])
+        raise CorpusError(
+            f"iemocap: {len(absent)} labelled utterance(s) have no audio file under {str(root)!r} "
+            f"(an incomplete copy?):\n  {shown}" + (f"\n  ... and {len(absent) - 10} more" if len(absent) > 10 else "")
+        )
+    notes = []
+    if left_out:
+        counts = ", ".join(f"{code} {n}" for code, n in sorted(left_out.items()))
+        notes.append(f"{sum(left_out.values())} utterance(s) with labels outside the 4-class setup left out ({counts})")
+    return make_corpus("iemocap", root, rows, lambda r: r[3], "leave one session out (5 folds)", notes)

@@ -1,0 +1,183 @@
+"""What the wrappers of third-party packages (msclap, laion_clap) share.
+
+Optional packages are imported here, lazily, with the user's process state
+(warnings filters, logging levels, ``sys.path``, torch's RNG) put back as it
+was; hub files come from the standard Hugging Face cache, and offline every
+failure says which local file or directory to pass instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+from .base import ModelLoadError
+
+__all__ = [
+    "MissingExtraError",
+    "file_stamp",
+    "hf_offline",
+    "hub_file",
+    "import_optional",
+    "load_checkpoint",
+    "pretrained",
+    "restored_process_state",
+    "swapped_attribute",
+]
+
+
+class MissingExtraError(ImportError):
+    """An optional backend package is not installed; the message names the extra."""
+
+
+def hf_offline() -> bool:
+    return any(
+        os.environ.get(var, "0").strip().lower() not in {"0", "", "false", "no", "off"}
+        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+@contextlib.contextmanager
+def restored_process_state():
+    """Undo what a third-party import or constructor changes in the user's process.
+
+    msclap calls ``warnings.filterwarnings("ignore")`` and silences transformers'
+    logging at import; laion_clap appends to ``sys.path``; model constructors
+    draw their random initial weights from torch's global RNG.
+    """
+    import torch
+
+    loggers = {name: logging.getLogger(name).level for name in ("transformers", "root")}
+    path = list(sys.path)
+    with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            sys.path[:] = path
+            for name, level in loggers.items():
+                logging.getLogger(None if name == "root" else name).setLevel(level)
+
+
+_import_lock = threading.RLock()
+
+
+def import_optional(module: str, *, package: str, extra: str, model, search_path: str | None = None):
+    """Import ``module`` of an optional package, or say which extra installs it."""
+    with _import_lock:
+        if sys.modules.get(module) is not None:
+            return sys.modules[module]
+        try:
+            with restored_process_state():
+                if search_path is not None:
+                    sys.path.insert(0, search_path)
+                return importlib.import_module(module)
+        except ImportError as exc:
+            raise MissingExtraError(
+                f"model={model!r} needs the {package} package, which cannot be imported "
+                f"({type(exc).__name__}: {exc}). Install it with: pip install "
+                f"'sklearn-zsfuse[{extra}]' (it pins numpy<2 and transformers<5: use a separate "
+                "virtual environment; see the README's table of models)."
+            ) from exc
+
+
+_swap_lock = threading.RLock()
+
+
+@contextlib.contextmanager
+def swapped_attribute(owner, name: str, value):
+    """Replace ``owner.name`` for the duration of a block, then put the original back.
+
+    The packages hard-code hub ids ('roberta-base', 'gpt2') in their constructors;
+    this points those loads at the files the user gave, only while we construct.
+    """
+    with _swap_lock:
+        original = getattr(owner, name)
+        setattr(owner, name, value)
+        try:
+            yield
+        finally:
+            setattr(owner, name, original)
+
+
+def pretrained(cls, source: str, *, what: str, model, hint: str, **kwargs):
+    """``cls.from_pretrained(source)`` with one clear error when it cannot be had."""
+    local = Path(os.path.expanduser(str(source)))
+    is_local = local.is_dir()
+    if not is_local and (str(source).startswith(("/", ".", "~")) or str(source).count("/") > 1):
+        raise ModelLoadError(
+            f"Cannot load model={model!r}: the {what} directory {str(local)!r} does not exist."
+        )
+    try:
+        return cls.from_pretrained(
+            str(local) if is_local else str(source),
+            local_files_only=is_local or hf_offline(),
+            **kwargs,
+        )
+    except (OSError, ValueError, EnvironmentError) as exc:
+        if is_local:
+            reason = f"{str(local)!r} does not hold a loadable {what}"
+        elif hf_offline():
+            reason = (
+                f"the {what} {source!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE "
+                "is set"
+            )
+        else:
+            reason = f"the {what} {source!r} could not be fetched from the Hugging Face Hub"
+        raise ModelLoadError(
+            f"Cannot load model={model!r}: {reason}. {hint} [{type(exc).__name__}: {exc}]"
+        ) from exc
+
+
+def hub_file(repo: str, filename: str, *, revision, model, hint: str) -> str:
+    """A file of a hub repository from the standard cache (downloaded there when online)."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return hf_hub_download(repo, filename, revision=revision, local_files_only=hf_offline())
+    except Exception as exc:  # hub errors have many types; all mean "not available here"
+        where = (
+            "it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
+            if hf_offline()
+            else "it could not be downloaded"
+        )
+        raise ModelLoadError(
+            f"Cannot load model={model!r}: needs {filename!r} from the hub repository {repo!r}, but "
+            f"{where}. {hint} [{type(exc).__name__}: {exc}]"
+        ) from exc
+
+
+def load_checkpoint(path: str, *, model) -> dict:
+    """Tensors of a checkpoint file, unpickled with ``weights_only=True`` (no code runs)."""
+    import pickle
+
+    import torch
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ModelLoadError(f"Cannot load model={model!r}: the checkpoint file {str(p)!r} does not exist.")
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ModelLoadError(
+            f"Cannot load model={model!r}: {str(p)!r} holds Python objects besides tensors, and "
+            "checkpoints are only read with torch.load(weights_only=True). Re-save its state dict "
+            "(torch.save({'state_dict': sd}, path)) from a session you trust. "
+            f"[{type(exc).__name__}: {exc}]"
+        ) from exc
+    except (RuntimeError, OSError, EOFError) as exc:
+        raise ModelLoadError(
+            f"Cannot load model={model!r}: {str(p)!r} is not a readable torch checkpoint. "
+            f"[{type(exc).__name__}: {exc}]"
+        ) from exc
+
+
+def file_stamp(path: str) -> str:
+    p = Path(path).expanduser().resolve()
+    st = p.stat()
+    return f"{p}:{st.st_size}:{st.st_mtime_ns}"

@@ -1,0 +1,311 @@
+"""The ALM protocol and registry: user encoders, specs, CLSP-style models, optional extras."""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from sklearn_zsfuse import ALMZeroShotScorer, ModelLoadError
+from sklearn_zsfuse.encoders import (
+    CLSP,
+    LaionClap,
+    MissingExtraError,
+    MSClap,
+    check_alm_encoder,
+    get_alm_encoder,
+    register_alm,
+    registered_alms,
+    resolve_alm,
+    unregister_alm,
+)
+
+
+def test_importing_the_package_imports_no_backend():
+    code = (
+        "import json, sys, sklearn_zsfuse, sklearn_zsfuse.encoders as e; "
+        "e.MSClap, e.LaionClap, e.CLSP, e.resolve_alm('msclap-2023'), e.resolve_alm('laion-clap:1'); "
+        "print(json.dumps(sorted(m for m in ('msclap', 'laion_clap', 'clap_module', 'torchvision', "
+        "'torchaudio', 'transformers') if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == []
+
+
+class ToyEncoder:
+    """A user's dual encoder: 8 kHz, 0.5 s window, msclap-style repeat padding, own resampler."""
+
+    sampling_rate = 8000
+    window = 4000
+    logit_scale = 10.0
+    pad_mode = "repeat"
+
+    def __init__(self, tag="v1"):
+        self.fingerprint = f"toy|{tag}"
+        self.seen_lengths = []
+        self.resampled_from = []
+        rng = np.random.default_rng(0)
+        self.audio_proj = rng.standard_normal((4000, 6)).astype(np.float32)
+
+    def resample(self, wave, rate):
+        self.resampled_from.append(rate)
+        n = int(round(len(wave) * self.sampling_rate / rate))
+        return np.interp(np.linspace(0, len(wave) - 1, n), np.arange(len(wave)), wave).astype(np.float32)
+
+    def encode_audio(self, waves):
+        self.seen_lengths += [len(w) for w in waves]
+        self.last_waves = [w.copy() for w in waves]
+        return np.stack(waves) @ self.audio_proj  # not normalised: the scorer normalises
+
+    def encode_text(self, texts):
+        return np.stack([[len(t), t.count("a") + 1, t.count("e"), 1, 0.5, len(set(t))] for t in texts]).astype(np.float32)
+
+
+@pytest.fixture
+def toy_name():
+    made = []
+
+    def loader(ref, *, device, dtype, revision):
+        enc = ToyEncoder(ref)
+        made.append(enc)
+        return enc
+
+    register_alm("toy-alm:", loader, prefix=True)
+    yield "toy-alm:", made
+    unregister_alm("toy-alm:")
+
+
+def _normalize(v):
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def test_a_registered_user_encoder_gets_windows_at_its_rate(toy_name, sine_clips):
+    prefix, made = toy_name
+    waves, sr = sine_clips  # 0.5, 1.3 and 2.0 s at 16 kHz
+    short = waves[0][:3000]  # 0.1875 s: repeated past the window, then cut
+    zs = ALMZeroShotScorer(prefix + "v1", sampling_rate=sr, audio_repeats=2, device="cpu")
+    zs.fit([short, *waves], ["angry", "sad", "angry", "sad"])
+    scores = zs.transform([short, *waves])
+    enc = made[0]
+    assert registered_alms()["toy-alm:"] == "prefix"
+    assert enc.seen_lengths == [4000] * 4 and set(enc.resampled_from) == {16000}
+    tiled = np.tile(enc.resample(short, 16000), 2)  # 2 x 1500 samples at 8 kHz
+    np.testing.assert_array_equal(enc.last_waves[0], np.tile(tiled, 2)[:4000])
+    audio = _normalize(np.stack(enc.last_waves) @ enc.audio_proj)
+    np.testing.assert_allclose(scores, 10.0 * audio @ zs.text_embeddings_.T, rtol=1e-5, atol=1e-5)
+    assert zs.logit_scale_ == 10.0
+    # The same name in another estimator shares the loaded encoder; another ref loads anew.
+    assert get_alm_encoder(prefix + "v1", device="cpu") is enc
+    assert get_alm_encoder(prefix + "v2", device="cpu") is not enc
+
+
+@dataclass(frozen=True)
+class ToySpec:
+    tag: str = "spec"
+
+    def load(self, *, device, dtype, revision):
+        return ToyEncoder(self.tag)
+
+
+def test_a_spec_object_is_a_plain_parameter(sine_clips):
+    waves, sr = sine_clips
+    zs = ALMZeroShotScorer(ToySpec(), sampling_rate=sr, device="cpu").fit(waves, ["a", "b", "a"])
+    assert clone(zs).get_params()["model"] == ToySpec()
+    restored = pickle.loads(pickle.dumps(zs))
+    np.testing.assert_allclose(restored.transform(waves), zs.transform(waves), rtol=1e-6)
+
+
+def test_encoders_that_break_the_protocol_are_named(sine_clips):
+    waves, sr = sine_clips
+
+    class NoWindow(ToyEncoder):
+        window = property(lambda self: (_ for _ in ()).throw(AttributeError("window")))
+
+    class BadShape(ToyEncoder):
+        def encode_text(self, texts):
+            return np.zeros((len(texts) + 1, 6), np.float32)
+
+    @dataclass(frozen=True)
+    class Spec:
+        cls: type
+
+        def load(self, *, device, dtype, revision):
+            return self.cls()
+
+    with pytest.raises(TypeError, match=r"lacks a window"):
+        ALMZeroShotScorer(Spec(NoWindow), sampling_rate=sr, device="cpu").fit(waves, ["a", "b", "a"])
+    with pytest.raises(ValueError, match=r"encode_text\(\) of model=.*returned shape \(2, 6\) for 1 inputs"):
+        ALMZeroShotScorer(Spec(BadShape), sampling_rate=sr, templates=("{}",), device="cpu").fit(waves, ["a", "b", "a"])
+    with pytest.raises(TypeError, match="logit_scale"):
+        enc = ToyEncoder()
+        enc.logit_scale = math.nan
+        check_alm_encoder(enc, "x")
+
+
+def test_registry_rules(tmp_path):
+    with pytest.raises(ValueError, match="already registered"):
+        register_alm("msclap-2023", lambda ref, **kw: None)
+    with pytest.raises(KeyError):
+        unregister_alm("nothing-like-this")
+    with pytest.raises(TypeError, match="spec with a load"):
+        resolve_alm(3.5)
+    # Local files resolve by their suffix, without importing either package.
+    pth, pt = tmp_path / "w.pth", tmp_path / "w.pt"
+    pth.write_bytes(b"x")
+    pt.write_bytes(b"x")
+    assert resolve_alm(str(pth)) == MSClap(checkpoint=str(pth))
+    assert resolve_alm(pt) == LaionClap(checkpoint=str(pt))
+    assert resolve_alm("laion-clap:2").ref == "2"
+    assert resolve_alm("msclap-2022").name == "msclap-2022"
+    assert resolve_alm("yfyeung/CLSP").name == "yfyeung/CLSP"
+    assert type(resolve_alm("laion/clap-htsat-unfused")).__name__ == "HFClap"
+
+
+def test_a_missing_extra_names_it(monkeypatch, sine_clips):
+    waves, sr = sine_clips
+    monkeypatch.setitem(sys.modules, "msclap", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "laion_clap", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'sklearn-zsfuse\[msclap\]'"):
+        ALMZeroShotScorer("msclap-2023", classes=["a", "b"], device="cpu").fit()
+    with pytest.raises(MissingExtraError, match=r"pip install 'sklearn-zsfuse\[laion\]'"):
+        ALMZeroShotScorer("laion-clap:630k-audioset", classes=["a", "b"], device="cpu").fit()
+
+
+# --------------------------------------------------------------------------------------
+# CLSP: a model whose code ships with its weights (trust_remote_code)
+# --------------------------------------------------------------------------------------
+
+TINY_CLSP_CODE = '''
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PretrainedConfig, PreTrainedModel
+
+
+class TinyCLSPConfig(PretrainedConfig):
+    model_type = "tiny-clsp"
+
+    def __init__(self, dim=8, frame=160, vocab=61, sampling_rate=16000, **kwargs):
+        self.dim, self.frame, self.vocab, self.sampling_rate = dim, frame, vocab, sampling_rate
+        super().__init__(**kwargs)
+
+
+class TinyCLSPModel(PreTrainedModel):
+    """CLSP's call signature: forward(audio=(B, T), audio_lens=(B,), text=list[str])."""
+
+    config_class = TinyCLSPConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.audio_proj = nn.Linear(config.frame, config.dim)
+        self.text_emb = nn.EmbeddingBag(config.vocab, config.dim, mode="mean")
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+        self.post_init()
+
+    def _init_weights(self, module):
+        pass
+
+    def forward(self, audio=None, audio_lens=None, text=None):
+        a = t = None
+        if audio is not None:
+            f = self.config.frame
+            n = audio.shape[1] // f
+            frames = torch.tanh(self.audio_proj(audio[:, : n * f].reshape(len(audio), n, f)))
+            valid = (torch.arange(n, device=audio.device)[None] < (audio_lens // f)[:, None]).float()
+            a = F.normalize((frames * valid[..., None]).sum(1) / valid.sum(1, keepdim=True), dim=-1)
+        if text is not None:
+            ids = [torch.tensor([ord(c) % self.config.vocab for c in s]) for s in text]
+            offsets = torch.tensor([0] + [len(i) for i in ids[:-1]]).cumsum(0)
+            t = F.normalize(self.text_emb(torch.cat(ids), offsets), dim=-1)
+        return a, t, self.logit_scale.exp()
+'''
+
+
+@pytest.fixture(scope="module")
+def tiny_clsp(tmp_path_factory):
+    import importlib.util
+
+    import torch
+
+    root = tmp_path_factory.mktemp("clsp_code")
+    (root / "modeling_tiny_clsp.py").write_text(TINY_CLSP_CODE)
+    spec = importlib.util.spec_from_file_location("modeling_tiny_clsp", root / "modeling_tiny_clsp.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["modeling_tiny_clsp"] = module
+    try:
+        spec.loader.exec_module(module)
+        module.TinyCLSPConfig.register_for_auto_class()
+        module.TinyCLSPModel.register_for_auto_class("AutoModel")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = module.TinyCLSPModel(module.TinyCLSPConfig()).eval()
+        target = tmp_path_factory.mktemp("tiny_clsp")
+        model.save_pretrained(target)
+    finally:
+        del sys.modules["modeling_tiny_clsp"]
+    assert "auto_map" in json.loads((target / "config.json").read_text())
+    return str(target), model
+
+
+def test_clsp_adapter_equals_the_model_own_call_offline(tiny_clsp, sine_clips, monkeypatch):
+    import torch
+
+    path, model = tiny_clsp
+    waves, sr = sine_clips
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network connection attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    texts = ["a happy voice", "a sad voice", "an angry speaker"]
+    zs = ALMZeroShotScorer(
+        CLSP(path), classes=["c0", "c1", "c2"], class_prompts=dict(zip(["c0", "c1", "c2"], texts)), templates=("{}",), sampling_rate=sr,
+        device="cpu",
+    ).fit()
+    encoder = get_alm_encoder(CLSP(path), device="cpu")
+    assert (encoder.sampling_rate, encoder.window) == (16000, None)
+    assert encoder.logit_scale == pytest.approx(1 / 0.07, rel=1e-5)
+    with torch.no_grad():
+        theirs_audio = torch.cat(
+            [model(audio=torch.from_numpy(w)[None], audio_lens=torch.tensor([len(w)]))[0] for w in waves]
+        ).numpy()
+        theirs_text = model(text=texts)[1].numpy()
+    # Clips are fed whole (no window) in one padded batch; padding is masked by audio_lens.
+    zs.batch_size = 3
+    np.testing.assert_allclose(zs.audio_embeddings(waves), theirs_audio, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(encoder.encode_text(texts), theirs_text, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(zs.transform(waves), (1 / 0.07) * theirs_audio @ theirs_text.T, rtol=1e-4, atol=1e-4)
+    # The same model by name.
+    assert get_alm_encoder("clsp:" + path, device="cpu").fingerprint == encoder.fingerprint
+
+
+def test_clsp_offline_without_files_says_what_to_pass():
+    with pytest.raises(ModelLoadError, match=r"yfyeung/CLSP.*not in the local Hugging Face cache.*CLSP\('/local/dir'\)"):
+        get_alm_encoder("yfyeung/CLSP", device="cpu")
+
+
+def test_hf_clap_and_speech_models_from_directories_open_no_socket(tiny_clap, tiny_wavlm, sine_clips, monkeypatch):
+    from sklearn_zsfuse import FMEmbedder
+    from sklearn_zsfuse.encoders import clear_models
+
+    waves, sr = sine_clips
+    clear_models()  # load anew, under the refusal
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network connection attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    ALMZeroShotScorer(tiny_clap, sampling_rate=sr, device="cpu").fit(waves, ["a", "b", "a"]).transform(waves)
+    FMEmbedder(tiny_wavlm, sampling_rate=sr, device="cpu").fit(waves).transform(waves)
