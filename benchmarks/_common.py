@@ -134,8 +134,10 @@ def ravdess(data: Path, n: int, *, actors: int | None = None):
     meta = pd.read_csv(meta_path, dtype={"actor": str}).sort_values("path")
     if actors is not None:
         meta = meta[meta.actor.isin(sorted(meta.actor.unique())[:actors])]
-    # Round-robin over (actor, emotion) groups so a small n still covers both.
-    meta = meta.assign(rank=meta.groupby(["actor", "emotion"]).cumcount()).sort_values(["rank", "actor", "emotion"])
+    # Round-robin over (actor, emotion) groups so a small n still covers both; with a
+    # fixed set of actors, cycle through them first so every fold has clips.
+    within = ["emotion", "actor"] if actors is not None else ["actor", "emotion"]
+    meta = meta.assign(rank=meta.groupby(["actor", "emotion"]).cumcount()).sort_values(["rank", *within])
     meta = meta.head(n)
     if len(meta) < n:
         sys.exit(f"only {len(meta)} clips available, {n} asked for")

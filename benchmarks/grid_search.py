@@ -62,7 +62,8 @@ def main():
 
     warnings.filterwarnings("ignore", message=".*mismatched key_padding_mask.*")  # this script's process
     if not args.json:  # load both models and warm them up on two clips, then forget their embeddings
-        make_zsfuse_pipeline(alm, fm, device="cpu").fit(paths[:2], y[:2])
+        two = [0, next(i for i in range(len(y)) if y[i] != y[0])]  # two labels: the classifier needs both
+        make_zsfuse_pipeline(alm, fm, device="cpu").fit([paths[i] for i in two], y[two])
         clear_caches()
 
     if args.only == "both":
