@@ -150,6 +150,17 @@ def test_verbose_reports_where_embeddings_came_from(tmp_path, tiny_wavlm, sine_c
     assert "4 clips: 0 encoded, 1 reused from memory, 3 from disk" in out
 
 
+def test_cache_dir_takes_a_joblib_memory_and_refuses_other_types(tmp_path, tiny_wavlm, sine_clips):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    waves, sr = sine_clips
+    memory = joblib.Memory(tmp_path, verbose=0)
+    FMEmbedder(tiny_wavlm, sampling_rate=sr, device="cpu", cache_dir=memory).fit().transform(waves)
+    assert disk_cache(tmp_path).writes == 3
+    with pytest.raises(InvalidParameterError, match="'cache_dir' parameter"):
+        ALMZeroShotScorer("any-model", cache_dir=5).fit(waves, ["a", "b", "c"])
+
+
 def _run_concurrently(script: str, args_per_process: list[list[str]]) -> list[dict]:
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     procs = [
