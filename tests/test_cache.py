@@ -256,3 +256,56 @@ def test_grid_search_with_two_jobs_sharing_a_cache_matches_the_serial_search(
     before = fm_clips(tiny_wavlm), get_alm_encoder(tiny_clap, device="cpu").audio_clips
     search(1, tmp_path / "cache")
     assert (fm_clips(tiny_wavlm), get_alm_encoder(tiny_clap, device="cpu").audio_clips) == before
+
+
+def test_a_writer_killed_mid_write_loses_only_the_entry_it_was_writing(tmp_path):
+    """Issue 5: kill -9 a process halfway through writing an entry; nothing else is lost."""
+    import signal
+
+    script = textwrap.dedent(
+        """
+        import os, sys, time
+        import numpy as np
+        import sklearn_zsfuse.cache as cache_mod
+        from sklearn_zsfuse.cache import DiskCache
+
+        disk = DiskCache(sys.argv[1])
+        for i in range(3):
+            disk.put(("clip", i), np.full(1000, i, dtype=np.float32))
+
+        real_fdopen = os.fdopen
+
+        class HalfWriter:
+            def __init__(self, f):
+                self.f = f
+            def __enter__(self):
+                return self
+            def __exit__(self, *exc):
+                return False
+            def write(self, data):
+                self.f.write(data[: len(data) // 2])
+                self.f.flush()
+                print("HALF-WRITTEN", flush=True)
+                time.sleep(120)  # killed here
+
+        cache_mod.os.fdopen = lambda fd, mode: HalfWriter(real_fdopen(fd, mode))
+        disk.put(("clip", 3), np.full(1000, 3, dtype=np.float32))
+        """
+    )
+    directory = tmp_path / "cache"
+    proc = subprocess.Popen([sys.executable, "-c", script, str(directory)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "HALF-WRITTEN"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert list(directory.rglob("*.part")), "the killed writer's half-written temp file should be there"
+
+    disk = DiskCache(directory)  # the next run
+    for i in range(3):
+        np.testing.assert_array_equal(disk.get(("clip", i)), np.full(1000, i, dtype=np.float32))
+    assert disk.get(("clip", 3)) is None  # a miss, so it is recomputed; never half an array
+    assert disk.corrupt == 0
+    disk.put(("clip", 3), np.full(1000, 3, dtype=np.float32))
+    np.testing.assert_array_equal(disk.get(("clip", 3)), np.full(1000, 3, dtype=np.float32))
