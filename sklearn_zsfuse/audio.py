@@ -384,13 +384,7 @@ def amplified_window(
     total = n * repeats
     if window is None or total <= window:
         return fit_to_window(tile(wave, repeats), window, crop=crop, rng=rng, pad=pad)
-    overflow = total - window
-    if crop == "random":
-        if rng is None:
-            raise ValueError("crop='random' needs a random generator")
-        start = int(rng.integers(0, overflow + 1))
-    else:
-        start = overflow // 2
+    start = _crop_start(total - window, crop, rng)
     if start + window <= n or repeats == 1:
         return wave[start : start + window]
     return wave[(start + np.arange(window)) % n]
@@ -424,11 +418,14 @@ def fit_to_window(
         return np.pad(wave, (0, window - wave.shape[0]))
     if n == window:
         return wave
-    overflow = n - window
+    start = _crop_start(n - window, crop, rng)
+    return wave[start : start + window]
+
+
+def _crop_start(overflow: int, crop: str, rng: np.random.Generator | None) -> int:
+    """Offset of the window in a clip ``overflow`` samples longer than it."""
     if crop == "random":
         if rng is None:
             raise ValueError("crop='random' needs a random generator")
-        start = int(rng.integers(0, overflow + 1))
-    else:
-        start = overflow // 2
-    return wave[start : start + window]
+        return int(rng.integers(0, overflow + 1))
+    return overflow // 2
