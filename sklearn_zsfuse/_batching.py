@@ -21,6 +21,7 @@ from .audio import (
     raise_for_problems,
 )
 from .cache import CacheTiers, DiskCache, audio_cache, silent_keys
+from .progress import progress_bar
 
 COMMON_CONSTRAINTS = {
     "sampling_rate": [Interval(Integral, MIN_SAMPLING_RATE, MAX_SAMPLING_RATE, closed="both"), None],
@@ -104,11 +105,7 @@ def cached_encode(
         inputs = featurize(waves) if featurize is not None and waves else waves
         return good, inputs, failures
 
-    progress = None
-    if verbose and batches:
-        from tqdm.auto import tqdm
-
-        progress = tqdm(total=len(batches), desc=desc, unit="batch")
+    progress = progress_bar(len(batches), desc, unit="batch", verbose=verbose)
     failed: dict[tuple, str] = {}  # key -> reason
     for good, inputs, failures in _prefetched(batches, load_batch):
         failed.update(failures)
@@ -117,10 +114,8 @@ def cached_encode(
                 cache.put(keys[i], value)
                 results[i] = value
         del inputs
-        if progress is not None:
-            progress.update()
-    if progress is not None:
-        progress.close()
+        progress.update()
+    progress.close()
     if failed:  # duplicates of a bad clip are named too
         raise_for_problems(
             [f"{c.describe()}: {failed[k]}" for c, k in zip(clips, keys) if k in failed], len(clips)
