@@ -143,7 +143,7 @@ def test_encoders_that_break_the_protocol_are_named(sine_clips):
 
     with pytest.raises(TypeError, match=r"lacks a window"):
         ALMZeroShotScorer(Spec(NoWindow), sampling_rate=sr, device="cpu").fit(waves, ["a", "b", "a"])
-    with pytest.raises(ValueError, match=r"encode_text\(\) of model=.*returned shape \(2, 6\) for 1 inputs"):
+    with pytest.raises(ValueError, match=r"encode_text\(\) of model=.*returned shape \(3, 6\) for 2 inputs"):
         ALMZeroShotScorer(Spec(BadShape), sampling_rate=sr, templates=("{}",), device="cpu").fit(waves, ["a", "b", "a"])
     with pytest.raises(TypeError, match="logit_scale"):
         enc = ToyEncoder()
