@@ -69,9 +69,10 @@ def _parse_prompts(items, parser):
 
 
 def _estimator_params(args, parser) -> dict:
-    if getattr(args, "cache_dir", None) is None:
-        return {}
-    return {"cache_dir": str(args.cache_dir)}
+    params = {"dtype": args.dtype}
+    if getattr(args, "cache_dir", None) is not None:
+        params["cache_dir"] = str(args.cache_dir)
+    return params
 
 
 def _log(args):
@@ -81,9 +82,17 @@ def _log(args):
     return lambda message: print(f"[{time.perf_counter() - start:7.1f}s] {message}", file=sys.stderr, flush=True)
 
 
+DTYPES = ["float32", "bfloat16", "float16", "auto"]
+DTYPE_HELP = (
+    "the models' precision: bfloat16 about halves the time on GPUs and on CPUs with native bf16 "
+    "(AVX512-BF16, AMX); auto picks it where native, else float32 (default: float32)"
+)
+
+
 def _add_runtime_options(p):
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ... (default: auto)")
     p.add_argument("--batch-size", type=int, default=8, help="clips per forward pass (default: 8)")
+    p.add_argument("--dtype", choices=DTYPES, default="float32", help=DTYPE_HELP)
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="on-disk embedding cache shared by runs and processes (default: memory only)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress messages or bars")
@@ -123,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("model", type=Path, help="a fitted estimator saved with joblib (e.g. by evaluate --save-model)")
     pr.add_argument("files", nargs="+", type=Path, help="audio files")
     pr.add_argument("--format", choices=["csv", "json"], default="csv", help="output format on stdout (default: csv)")
+    pr.add_argument("--dtype", choices=DTYPES, default=None, help="run the saved model's encoders at this "
+                    "precision instead of the one it was fitted with (see evaluate --dtype)")
 
     em = sub.add_parser("embed", help="write audio embeddings (specialist or ALM audio tower) to .npy or .parquet")
     which = em.add_mutually_exclusive_group(required=True)
@@ -207,6 +218,8 @@ def _predict(args, parser) -> int:
     model = joblib.load(args.model)
     if not hasattr(model, "predict"):
         parser.error(f"{str(args.model)!r} holds a {type(model).__name__}, not a fitted estimator with predict().")
+    if args.dtype is not None and hasattr(model, "get_params"):
+        model.set_params(**{k: args.dtype for k in model.get_params() if k == "dtype" or k.endswith("__dtype")})
     paths = [str(p) for p in args.files]
     try:
         if hasattr(model, "predict_proba"):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import LOAD_ERRORS, load_error, model_fingerprint, unwrap_features
+from .clap_mel import ClapLogMel
 
 __all__ = ["HFClap", "HFClapEncoder"]
 
@@ -47,6 +48,7 @@ class HFClapEncoder:
         self.sampling_rate = int(self.feature_extractor.sampling_rate)
         self.window = int(self.feature_extractor.nb_max_samples)
         self.fusion = bool(self.model.config.audio_config.enable_fusion)
+        self.log_mel = ClapLogMel(self.feature_extractor, fused=self.fusion, device=device)
         self.logit_scale = float(self.model.logit_scale_a.detach().float().exp().cpu())
         self.fingerprint = f"hf-clap|{model_fingerprint(model, revision, self.model.config)}|{self.dtype}"
         self.audio_batches = 0
@@ -60,33 +62,27 @@ class HFClapEncoder:
         self.model.save_pretrained(directory)
         ClapProcessor(feature_extractor=self.feature_extractor, tokenizer=self.tokenizer).save_pretrained(directory)
 
-    def _mel(self, wave: np.ndarray) -> np.ndarray:
-        # With input of exactly `window` samples the extractor pads nothing and crops
-        # nothing, so no random draw happens; fused models get the 4 stacked copies they
-        # expect for a clip that is not longer than the window.
-        truncation = "fusion" if self.fusion else "rand_trunc"
-        mel, _ = self.feature_extractor._get_input_mel(
-            wave.astype(np.float64), self.window, truncation, "repeatpad"
-        )
-        return mel
+    def audio_features(self, waves: list[np.ndarray]):
+        """The model's input for ``waves``: log-mel spectrograms, a float32 tensor on the model's device.
 
-    def audio_features(self, waves: list[np.ndarray]) -> np.ndarray:
-        """The model's input for ``waves`` (log-mel spectrograms): CPU work, no model call."""
+        Computed in torch, batched, where the model runs (``clap_mel.ClapLogMel``); it
+        matches ``ClapFeatureExtractor`` for clips of exactly :attr:`window` samples,
+        where the extractor pads nothing and crops nothing (no random draw).
+        """
         for w in waves:
             if w.shape[0] != self.window:
                 raise ValueError(f"expected {self.window} samples per clip, got {w.shape[0]}")
-        return np.stack([self._mel(w) for w in waves]).astype(np.float32)
+        return self.log_mel(np.stack(waves).astype(np.float32, copy=False))
 
-    def encode_features(self, features: np.ndarray) -> np.ndarray:
+    def encode_features(self, features) -> np.ndarray:
         """Normalised audio embeddings of :meth:`audio_features` output."""
         import torch
 
-        features = torch.from_numpy(features)
-        is_longer = torch.zeros((features.shape[0], 1), dtype=torch.bool)
+        features = torch.as_tensor(features)
+        is_longer = torch.zeros((features.shape[0], 1), dtype=torch.bool, device=self.device)
         with torch.inference_mode():
             out = self.model.get_audio_features(
-                input_features=features.to(self.device, self.dtype),
-                is_longer=is_longer.to(self.device),
+                input_features=features.to(self.device, self.dtype), is_longer=is_longer
             )
             emb = torch.nn.functional.normalize(unwrap_features(out).float(), dim=-1)
         self.audio_batches += 1
