@@ -5,8 +5,6 @@ paths resolve through :func:`resolve_alm` (see :func:`register_alm` to plug in
 your own dual encoder).
 """
 
-import os
-
 from ._backend import MissingExtraError
 from .alm import ALMEncoder, check_alm_encoder, register_alm, registered_alms, resolve_alm, unregister_alm
 from .base import (
@@ -59,9 +57,8 @@ def __getattr__(name):
 
 def get_alm_encoder(model, *, revision=None, device="auto", dtype="float32"):
     """The shared audio-language encoder for ``model`` (a name, path or spec; see :mod:`.alm`)."""
-    if isinstance(model, (str, os.PathLike)):
-        # A model unpacked from a pickle (store_weights_in_pickle) loads from its copy.
-        model, revision = model_source(model, revision)
+    # A model unpacked from a pickle (store_weights_in_pickle) loads from its copy.
+    model, revision = model_source(model, revision)
     spec = resolve_alm(model)
     try:
         hash(spec)
