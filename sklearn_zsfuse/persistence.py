@@ -2,16 +2,25 @@
 
 By default a pickle (joblib, pickle, skops) carries parameters and learned state
 only; the model is loaded again by name (``model``: hub id or directory) on first
-use. With ``store_weights_in_pickle=True`` the model's files travel inside the
-pickle and are unpacked, once per process, into a private temporary directory
-that the model name then resolves to (:func:`encoders.model_source`).
+use. With ``store_weights_in_pickle=True`` a *fitted* estimator's model files
+travel inside the pickle and are unpacked, once per process, into a private
+temporary directory that the estimator's own model name then resolves to
+(:func:`encoders.model_source`).
+
+The files inside a pickle or ``.skops`` file may have been written by anyone:
+their names are confined to the private directory (plain relative names only),
+and they may only stand for the model name of the estimator that carries them.
+:func:`save_model` writes a file atomically, so a failed save never destroys the
+previous one.
 """
 
 from __future__ import annotations
 
 import atexit
 import hashlib
+import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -25,9 +34,11 @@ from .encoders.opensmile_egemaps import is_egemaps  # no weights to embed
 __all__ = [
     "SKOPS_TRUSTED_TYPES",
     "check_same_behaviour",
-    "weights_id",
+    "check_weights_can_travel",
     "pack_model",
+    "save_model",
     "unpack_model",
+    "weights_id",
 ]
 
 # Every class of this package that a fitted pipeline may hold; pass them to
@@ -41,6 +52,9 @@ SKOPS_TRUSTED_TYPES = [
 
 _STATE_KEY = "_embedded_model"
 _FORMAT = 1
+# Written by the backends whose files are not a Hugging Face directory (msclap, laion_clap):
+# which backend, and which of the files is what. Absent: a Hugging Face model directory.
+BACKEND_MANIFEST = "zsfuse-backend.json"
 
 
 def _model_files(directory: Path) -> dict[str, bytes]:
@@ -61,36 +75,94 @@ def _digest(files: dict[str, bytes]) -> str:
     return h.hexdigest()
 
 
+def _model_key(model):
+    """How a model is named in a payload: its path or id as text, or the spec object itself."""
+    return os.fspath(model) if isinstance(model, (str, os.PathLike)) else model
+
+
+def _is_registered_name(model) -> bool:
+    from .encoders import registered_alms
+
+    if not isinstance(model, str):
+        return False
+    return any(model == name or (kind == "prefix" and model.startswith(name)) for name, kind in registered_alms().items())
+
+
+def _embeddable_encoder(encoder) -> bool:
+    """Encoders whose ``save`` writes files that load again as the same backend, by name."""
+    from .encoders.hf_clap import HFClapEncoder
+    from .encoders.hf_speech import HFSpeechEncoder
+    from .encoders.laion import LaionClapEncoder
+    from .encoders.msclap import MSClapEncoder
+
+    return isinstance(encoder, (HFClapEncoder, HFSpeechEncoder, LaionClapEncoder, MSClapEncoder))
+
+
+def _copyable_directory(model, revision) -> Path | None:
+    """The local Hugging Face model directory ``model`` names, copied as is (no model loads)."""
+    if not isinstance(model, (str, os.PathLike)) or _is_registered_name(os.fspath(model)):
+        return None
+    source, _ = model_source(model, revision)
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    directory = Path(source).expanduser()
+    return directory if directory.is_dir() else None
+
+
+def check_weights_can_travel(estimator, encoder) -> None:
+    """Refuse ``store_weights_in_pickle=True`` at ``fit`` for a model whose files cannot be embedded.
+
+    Checked when the estimator is fitted, so that the error comes before any file is
+    written (``joblib.dump`` truncates its target before it pickles).
+    """
+    if not getattr(estimator, "store_weights_in_pickle", False) or is_egemaps(estimator.model):
+        return
+    if _copyable_directory(estimator.model, estimator.revision) is not None or _embeddable_encoder(encoder):
+        return
+    model = estimator.model
+    shown = repr(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else repr(model)
+    raise ValueError(
+        f"store_weights_in_pickle=True is not supported for {type(estimator).__name__}(model={shown}): "
+        f"its backend ({type(encoder).__name__}) cannot write its files so that they load again from a "
+        "pickle (supported: Hugging Face CLAP and speech models, msclap, laion_clap; CLSP-style and "
+        "registered models are not, as their code or loader lives outside the files). Set "
+        "store_weights_in_pickle=False and install the model where the pickle is loaded."
+    )
+
+
 def pack_model(model, revision, save) -> dict:
     """The files of ``model`` as a picklable dict.
 
-    A local directory is copied file by file (its exact bytes); a hub id is
-    written by ``save(directory)`` from the loaded model (safetensors).
+    A local Hugging Face directory is copied file by file (its exact bytes); other
+    models are written by ``save(directory)`` from the loaded model (safetensors for
+    Hugging Face models; checkpoint, text model and a manifest for msclap/laion_clap).
     """
-    source, source_revision = model_source(model, revision)
-    directory = Path(source).expanduser()
-    if directory.is_dir():
+    directory = _copyable_directory(model, revision)
+    if directory is not None:
         files = _model_files(directory)
     else:
         with tempfile.TemporaryDirectory(prefix="zsfuse-pack-") as tmp:
             save(tmp)
             files = _model_files(Path(tmp))
     if not files:
-        raise ModelLoadError(
-            f"store_weights_in_pickle=True but model={os.fspath(model)!r} has no files to embed."
-        )
+        raise ModelLoadError(f"store_weights_in_pickle=True but model={model!r} has no files to embed.")
     return {
         "format": _FORMAT,
-        "model": os.fspath(model),
+        "model": _model_key(model),
         "revision": revision,
         "digest": _digest(files),
         "files": files,
     }
 
 
-_unpacked: dict[str, Path] = {}
+_unpacked: dict[str, object] = {}  # digest -> the source the files load from in this process
 _unpack_lock = threading.Lock()
 _root: Path | None = None
+
+# One path component of an embedded file: what model repositories use, nothing a
+# filesystem treats specially (no separators, drive letters, leading dots, NUL).
+_NAME_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")
+_MAX_DEPTH = 8
 
 
 def _private_root() -> Path:
@@ -101,37 +173,153 @@ def _private_root() -> Path:
     return _root
 
 
-def unpack_model(payload: dict) -> Path:
-    """Write the embedded files (once per process per content) and point the model name at them."""
-    if payload.get("format") != _FORMAT:
+def _refuse_name(name, why: str) -> ModelLoadError:
+    return ModelLoadError(
+        f"The file embeds a model file name {name!r} that {why}; refusing to unpack it (embedded "
+        "names must be plain relative paths inside the model directory; the file may be crafted)."
+    )
+
+
+def _checked_names(files) -> list[tuple[str, ...]]:
+    """The embedded names as path components, each confined to the model directory."""
+    if not isinstance(files, dict) or not files:
+        raise ModelLoadError("The file's embedded model holds no files (or not a name -> bytes mapping).")
+    seen: dict[tuple[str, ...], str] = {}
+    parts_of = []
+    for name, data in files.items():
+        if not isinstance(name, str):
+            raise _refuse_name(name, "is not a string")
+        if not isinstance(data, bytes):
+            raise _refuse_name(name, f"holds a {type(data).__name__}, not bytes")
+        parts = tuple(name.split("/"))
+        if not 0 < len(parts) <= _MAX_DEPTH:
+            raise _refuse_name(name, f"is nested deeper than {_MAX_DEPTH} directories")
+        bad = [p for p in parts if not _NAME_PART.fullmatch(p)]
+        if bad:
+            raise _refuse_name(name, f"has the component {bad[0]!r} (absolute, '..', '.', hidden or odd characters)")
+        key = tuple(p.casefold() for p in parts)  # case-insensitive disks: one file for two names
+        if key in seen:
+            raise _refuse_name(name, f"names the same file as {seen[key]!r} on a case-insensitive disk")
+        seen[key] = name
+        parts_of.append(parts)
+    for key, name in seen.items():
+        for depth in range(1, len(key)):
+            if key[:depth] in seen:
+                raise _refuse_name(name, f"needs {seen[key[:depth]]!r}, which is a file, as a directory")
+    return parts_of
+
+
+def _write_confined(directory: Path, files: dict[str, bytes], parts_of) -> None:
+    """Create ``directory`` holding ``files``, never following a link or touching an existing path."""
+    staging = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=directory.parent))
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        for parts, data in zip(parts_of, files.values()):
+            parent = staging
+            for part in parts[:-1]:
+                parent = parent / part
+                if not parent.is_dir():
+                    os.mkdir(parent, 0o700)
+            fd = os.open(parent / parts[-1], flags, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _unpacked_source(directory: Path, files: dict[str, bytes]):
+    """What the unpacked files load as: the directory (Hugging Face) or a backend spec."""
+    if BACKEND_MANIFEST not in files:
+        return str(directory)
+    try:
+        manifest = json.loads(files[BACKEND_MANIFEST])
+        backend = manifest["backend"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelLoadError(f"The embedded {BACKEND_MANIFEST} is not readable ({exc}).") from exc
+    from .encoders import laion, msclap
+
+    backends = {"msclap": msclap.MSClap, "laion_clap": laion.LaionClap}
+    if backend not in backends:
+        raise ModelLoadError(f"The embedded model names an unknown backend {backend!r} (known: {sorted(backends)}).")
+    return backends[backend].from_saved(directory, manifest, files)
+
+
+_ANY = object()
+
+
+def unpack_model(payload: dict, *, model=_ANY, revision=None) -> Path:
+    """Write the embedded files (once per process per content) and point the model name at them.
+
+    ``model`` and ``revision``: those of the estimator that carries the payload; the
+    payload may only stand for them (a file must not re-point other names).
+    """
+    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ModelLoadError(
-            f"The pickle embeds model files in format {payload.get('format')!r}, which this version "
+            f"The pickle embeds model files in format {found!r}, which this version "
             f"of sklearn-zsfuse does not read (it reads format {_FORMAT})."
         )
-    files = payload["files"]
-    if _digest(files) != payload["digest"]:
+    name = payload.get("model")
+    if model is not _ANY and (name != _model_key(model) or payload.get("revision") != revision):
         raise ModelLoadError(
-            f"The model files embedded for model={payload['model']!r} are corrupt (digest mismatch)."
+            f"The file embeds weights for model={name!r} (revision {payload.get('revision')!r}), but the "
+            f"estimator that carries them has model={_model_key(model)!r} (revision {revision!r}); refusing "
+            "to re-point another model name. The file may be crafted."
         )
+    files = payload.get("files")
+    parts_of = _checked_names(files)
+    digest = _digest(files)
+    if digest != payload.get("digest"):
+        raise ModelLoadError(f"The model files embedded for model={name!r} are corrupt (digest mismatch).")
     with _unpack_lock:
-        directory = _unpacked.get(payload["digest"])
-        if directory is None or not directory.is_dir():
-            directory = _private_root() / payload["digest"]
-            for name, data in files.items():
-                target = directory / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-            _unpacked[payload["digest"]] = directory
-    register_model_source(payload["model"], payload["revision"], directory)
+        source = _unpacked.get(digest)
+        directory = _private_root() / digest
+        if source is None or not directory.is_dir():
+            _write_confined(directory, files, parts_of)
+            source = _unpacked[digest] = _unpacked_source(directory, files)
+    register_model_source(name, payload.get("revision"), source)
     return directory
 
 
+def save_model(estimator, path) -> Path:
+    """``joblib.dump(estimator, path)``, atomically: a failed save leaves ``path`` as it was.
+
+    ``joblib.dump`` opens (truncates) its target before it pickles, so an error while
+    pickling destroys the previous file; this writes a temporary file beside ``path``
+    and renames it over ``path`` only once it is complete.
+    """
+    import joblib
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        joblib.dump(estimator, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 class WeightsInPickleMixin:
-    """``__getstate__``/``__setstate__`` that embed the model when ``store_weights_in_pickle``."""
+    """``__getstate__``/``__setstate__`` that embed the model when ``store_weights_in_pickle``.
+
+    Only a fitted estimator embeds its weights: they are the weights its learned state
+    belongs to. Unfitted clones (what ``GridSearchCV(n_jobs>1)`` sends to its workers)
+    travel without them and load the model by name.
+    """
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: never add the files to self.__dict__
-        if getattr(self, "store_weights_in_pickle", False) and not is_egemaps(self.model):
+        fitted = getattr(self, "weights_id_", None) is not None
+        if fitted and getattr(self, "store_weights_in_pickle", False) and not is_egemaps(self.model):
+            if _copyable_directory(self.model, self.revision) is None:
+                check_weights_can_travel(self, self._encoder())
             state[_STATE_KEY] = pack_model(
                 self.model, self.revision, lambda directory: self._encoder().save(directory)
             )
@@ -141,7 +329,7 @@ class WeightsInPickleMixin:
         state = dict(state)
         payload = state.pop(_STATE_KEY, None)
         if payload is not None:
-            unpack_model(payload)
+            unpack_model(payload, model=state.get("model"), revision=state.get("revision"))
         super().__setstate__(state)
 
 

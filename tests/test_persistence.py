@@ -90,10 +90,18 @@ def test_store_weights_in_pickle_loads_where_the_model_files_are_gone(model_copi
 
 def test_pickling_with_weights_copies_a_local_directory_without_loading_it(model_copies):
     clap, _ = model_copies
+    scorer = ALMZeroShotScorer(clap, classes=["a", "b"], store_weights_in_pickle=True, device="cpu").fit()
     fresh_process()
-    blob = pickle.dumps(ALMZeroShotScorer(clap, store_weights_in_pickle=True))
+    blob = pickle.dumps(scorer)
     assert loaded_models() == {}
     assert (Path(clap) / "model.safetensors").read_bytes() in blob
+
+
+def test_an_unfitted_estimator_travels_without_weights(model_copies):
+    # GridSearchCV(n_jobs>1) sends unfitted clones to its workers: they load the model by name.
+    clap, _ = model_copies
+    blob = pickle.dumps(ALMZeroShotScorer(clap, store_weights_in_pickle=True))
+    assert len(blob) < 20_000
 
 
 def test_weights_of_a_hub_model_are_written_from_the_loaded_model(tiny_clap, sine_clips):

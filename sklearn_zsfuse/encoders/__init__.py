@@ -8,8 +8,6 @@ Names and paths resolve through one registry (:mod:`.registry`:
 decided in :mod:`.hub`.
 """
 
-import os
-
 from ._backend import MissingExtraError
 from .abilities import Abilities, abilities
 from .alm import ALMEncoder, check_alm_encoder
@@ -107,9 +105,8 @@ def _shared(kind, spec, model, revision, device, dtype, check):
 
 def get_alm_encoder(model, *, revision=None, device="auto", dtype="float32"):
     """The shared audio-language encoder for ``model`` (a name, path or spec; see :mod:`.registry`)."""
-    if isinstance(model, (str, os.PathLike)):
-        # A model unpacked from a pickle (store_weights_in_pickle) loads from its copy.
-        model, revision = model_source(model, revision)
+    # A model unpacked from a pickle (store_weights_in_pickle) loads from its copy.
+    model, revision = model_source(model, revision)
     return _shared("alm", resolve_alm(model), model, revision, device, dtype, check_alm_encoder)
 
 
@@ -118,6 +115,5 @@ def get_speech_encoder(model, *, revision=None, device="auto", dtype="float32"):
 
     ``"egemaps"`` gives openSMILE's eGeMAPSv02 functionals (no weights, CPU).
     """
-    if isinstance(model, (str, os.PathLike)):
-        model, revision = model_source(model, revision)
+    model, revision = model_source(model, revision)
     return _shared("fm", resolve_fm(model), model, revision, device, dtype, check_fm_encoder)

@@ -63,27 +63,37 @@ def clear_models() -> None:
 
 
 # Model names whose weights arrived inside a pickle (store_weights_in_pickle=True):
-# (model, revision) -> the directory they were unpacked to in this process.
-_sources: dict[tuple[str, str | None], str] = {}
+# (model, revision) -> where they were unpacked to in this process: a directory, or a
+# spec (msclap, laion_clap) whose files are there. ``model`` is a name, path or spec.
+_sources: dict[tuple[object, str | None], object] = {}
 
 
-def register_model_source(model, revision, directory) -> None:
-    """Make ``model`` (at ``revision``) load from ``directory`` in this process."""
+def _source_key(model):
+    return os.fspath(model) if isinstance(model, (str, os.PathLike)) else model
+
+
+def register_model_source(model, revision, source) -> None:
+    """Make ``model`` (at ``revision``) load from ``source`` (a directory or a spec) in this process."""
+    if isinstance(source, (str, os.PathLike)):
+        source = os.fspath(source)
     with _lock:
-        _sources[(os.fspath(model), revision)] = os.fspath(directory)
+        _sources[(_source_key(model), revision)] = source
 
 
 def model_source(model, revision):
-    """Where ``model`` loads from: ``(path or id, revision)``.
+    """Where ``model`` loads from: ``(path, id or spec, revision)``.
 
     A model unpacked from a pickle loads from its unpacked copy, which is what
     the pickled estimator was fitted with, even if a directory of the same name
     exists here.
     """
-    directory = _sources.get((os.fspath(model), revision))
-    if directory is not None:
-        return directory, None
-    return os.fspath(model), revision
+    try:
+        source = _sources.get((_source_key(model), revision))
+    except TypeError:  # an unhashable spec: get_alm_encoder says so
+        source = None
+    if source is not None:
+        return source, None
+    return _source_key(model), revision
 
 
 _warned_devices: set[str] = set()  # warn once per process, not once per transform
