@@ -8,7 +8,7 @@ your own dual encoder).
 import os
 
 from ._backend import MissingExtraError
-from .alm import ALMEncoder, check_alm_encoder, register_alm, registered_alms, resolve_alm, unregister_alm
+from .alm import ALMEncoder, TextTokenLimit, check_alm_encoder, register_alm, registered_alms, resolve_alm, unregister_alm
 from .base import (
     ModelLoadError,
     ModelMismatchError,
@@ -23,6 +23,7 @@ from .base import (
 
 __all__ = [
     "ALMEncoder",
+    "TextTokenLimit",
     "CLSP",
     "HFClap",
     "LaionClap",

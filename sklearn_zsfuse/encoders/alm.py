@@ -17,6 +17,9 @@ providing this small interface (no base class needed)::
             ...
         def resample(self, wave, rate):  # optional: the model's own resampler
             ...
+        max_text_tokens = 77      # optional, with count_tokens (see TextTokenLimit):
+        def count_tokens(self, texts):   # list of str -> token counts before truncation
+            ...
 
 The scorer decodes each clip to ``sampling_rate``, tiles it ``audio_repeats``
 times, pads or crops it to ``window`` (centre crop, or a seeded random one), and
@@ -42,6 +45,7 @@ import numpy as np
 
 __all__ = [
     "ALMEncoder",
+    "TextTokenLimit",
     "check_alm_encoder",
     "register_alm",
     "registered_alms",
@@ -64,6 +68,20 @@ class ALMEncoder(Protocol):
     def encode_audio(self, waves: list[np.ndarray]) -> np.ndarray: ...
 
     def encode_text(self, texts: list[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class TextTokenLimit(Protocol):
+    """Optional ability: a text tower that reads at most ``max_text_tokens`` tokens.
+
+    ``count_tokens(texts)`` gives each text's length in tokens as the model's tokenizer
+    makes them (special tokens included), before any truncation. The scorer uses it to
+    warn about prompts that are cut (77 tokens for CLAP's RoBERTa tower).
+    """
+
+    max_text_tokens: int
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
 
 
 def check_alm_encoder(encoder, model) -> object:
