@@ -1,4 +1,4 @@
-"""Label checks shared by the classifiers: labels at score time that fit never saw."""
+"""Label checks shared by the classifiers: missing labels at fit, labels at score time that fit never saw."""
 
 from __future__ import annotations
 
@@ -22,3 +22,30 @@ def warn_unseen_labels(estimator, y, hint: str) -> None:
         UserWarning,
         stacklevel=3,
     )
+
+
+def check_no_missing_labels(y, name: str = "y") -> None:
+    """Refuse NaN/None/pd.NA labels, naming their positions: unchecked, they become a class "nan".
+
+    ``y=None`` itself is left to the caller's own check (a zero-shot scorer needs no ``y``).
+    """
+    if y is None:
+        return
+    values = np.asarray(y, dtype=object).ravel().tolist()
+    missing = [i for i, v in enumerate(values) if _is_missing(v)]
+    if not missing:
+        return
+    shown = ", ".join(map(str, missing[:20])) + (", ..." if len(missing) > 20 else "")
+    raise ValueError(
+        f"{name} has no label (NaN or None) at position(s) [{shown}] ({len(missing)} of "
+        f"{len(values)}). Every clip needs a label: drop these clips (e.g. "
+        "df.dropna(subset=['label'])) or fill their labels in."
+    )
+
+
+def _is_missing(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return value != value
+    return type(value).__name__ in ("NAType", "NaTType")  # pandas' missing markers

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,8 @@ MIN_SAMPLING_RATE = 1000
 MAX_SAMPLING_RATE = 384_000
 # A 2-D item is read as multichannel audio only if one axis is this small.
 _MAX_CHANNELS = 32
+# "http://", "s3://", "file://": a scheme, not a folder (a drive letter has no "//").
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 class AudioInputError(ValueError):
@@ -123,9 +127,12 @@ def as_clip_list(X, sampling_rate: int | None) -> list[Clip]:
             raise AudioInputError(
                 f"X must be a sequence of clips (paths or waveforms), got {type(X).__name__}."
             ) from None
-    clips = []
+    clips, urls = [], []
     for i, item in enumerate(items):
         if isinstance(item, (str, os.PathLike)):
+            text = os.fspath(item)
+            if isinstance(text, str) and _URL.match(text):  # Path() would fold "//" into "/"
+                urls.append(f"X[{i}] ({text!r}): URLs are not supported; download the file first")
             clips.append(Clip(i, Path(item)))
             continue
         if isinstance(item, bytes):
@@ -160,6 +167,7 @@ def as_clip_list(X, sampling_rate: int | None) -> list[Clip]:
         clips.append(Clip(i, arr, int(sampling_rate)))
     if not clips:
         raise AudioInputError("X is empty: expected at least one clip.")
+    raise_for_problems(urls, len(clips))
     return clips
 
 
@@ -213,22 +221,82 @@ def _check_file(clip: Clip) -> None:
         fh.seek(0)
         try:
             with sf.SoundFile(fh) as f:  # reads the header only
-                frames = f.frames
+                frames, rate = f.frames, int(f.samplerate)
         except Exception:
-            frames = None
+            frames = rate = None
+        if frames is not None:
+            _check_wav_length(clip, fh)
     if frames is None:  # not a soundfile format: a full decode (librosa) decides
         _decode_file(clip)
     elif frames == 0:
         raise AudioInputError(f"{clip.describe()}: clip is empty (0 samples)")
+    else:
+        _check_file_rate(clip, rate)
+
+
+def _rate_range() -> str:
+    return f"[{MIN_SAMPLING_RATE}, {MAX_SAMPLING_RATE}] Hz"
+
+
+def _check_file_rate(clip: Clip, rate: int) -> None:
+    """Files obey the range arrays do: below 1 kHz there is no speech to hear, above 384 kHz no codec."""
+    if not MIN_SAMPLING_RATE <= rate <= MAX_SAMPLING_RATE:
+        raise AudioInputError(
+            f"{clip.describe()}: sampling rate {rate} Hz is outside {_rate_range()}; "
+            "resample the file (or check that it is the recording you meant)."
+        )
+
+
+def _check_wav_length(clip: Clip, fh) -> None:
+    """A WAV file cut short (an interrupted copy) decodes as a shorter clip without a word: refuse it."""
+    found = _wav_truncation(fh)
+    if found is not None:
+        declared, present, rate = found
+        raise AudioInputError(
+            f"{clip.describe()}: file is truncated: its header declares {declared} frames "
+            f"({declared / rate:.2f} s) but the file holds {present} ({present / rate:.2f} s). "
+            "Copy or export the file again."
+        )
+
+
+def _wav_truncation(fh) -> tuple[int, int, int] | None:
+    """(declared frames, frames present, rate) of a RIFF/WAVE file whose data chunk is cut, else None.
+
+    libsndfile silently shortens such a file to what is present, so the header is read
+    here. A data size of 0 or 0xFFFFFFFF is a streaming writer's placeholder, not a length.
+    """
+    try:
+        fh.seek(0)
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        size = fh.seek(0, io.SEEK_END)
+        pos, block, rate = 12, None, None
+        while pos + 8 <= size:
+            fh.seek(pos)
+            chunk_id, length = struct.unpack("<4sI", fh.read(8))
+            body = pos + 8
+            if chunk_id == b"fmt ":
+                fmt = fh.read(16)
+                if len(fmt) < 16:
+                    return None
+                rate, block = struct.unpack("<I", fmt[4:8])[0], struct.unpack("<H", fmt[12:14])[0]
+            elif chunk_id == b"data":
+                if not block or not rate or length in (0, 0xFFFFFFFF) or body + length <= size:
+                    return None
+                return length // block, (size - body) // block, rate
+            pos = body + length + (length & 1)
+        return None
+    finally:
+        fh.seek(0)
 
 
 def _check_array(clip: Clip) -> None:
     rate = clip.sampling_rate
     if not MIN_SAMPLING_RATE <= rate <= MAX_SAMPLING_RATE:
         raise AudioInputError(
-            f"{clip.describe()}: sampling_rate={rate} is outside "
-            f"[{MIN_SAMPLING_RATE}, {MAX_SAMPLING_RATE}] Hz; set the estimator's "
-            "sampling_rate to the rate of your arrays."
+            f"{clip.describe()}: sampling_rate={rate} is outside {_rate_range()}; set the "
+            "estimator's sampling_rate to the rate of your arrays."
         )
     source = np.asarray(clip.source)
     if source.size == 0:
@@ -282,9 +350,13 @@ def _decode_file(clip: Clip, max_duration: float | None = None) -> tuple[np.ndar
             raise AudioInputError(f"{clip.describe()}: file is empty (0 bytes).")
         fh.seek(0)
         try:
-            return _read_centre(fh, max_duration)
+            wave, rate = _read_centre(fh, max_duration)
         except Exception as exc:  # soundfile cannot read every container; librosa may
             sf_error = exc
+        else:
+            _check_wav_length(clip, fh)
+            _check_file_rate(clip, rate)
+            return wave, rate
     try:
         import warnings
 
@@ -294,12 +366,14 @@ def _decode_file(clip: Clip, max_duration: float | None = None) -> tuple[np.ndar
             warnings.simplefilter("ignore")  # librosa warns before its audioread fallback
             wave, rate = librosa.load(str(clip.source), sr=None, mono=True)
         start, length = _centre(len(wave), _limit(max_duration, int(rate)))
-        return np.asarray(wave[start : start + length], dtype=np.float32), int(rate)
+        wave = np.asarray(wave[start : start + length], dtype=np.float32)
     except Exception:
         raise AudioInputError(
             f"{clip.describe()}: cannot be decoded as audio ({sf_error}). Check that the "
             "file is a valid wav/flac/ogg/mp3 file."
         ) from None
+    _check_file_rate(clip, int(rate))
+    return wave, int(rate)
 
 
 def _read_centre(fh, max_duration: float | None) -> tuple[np.ndarray, int]:

@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._labels import warn_unseen_labels
+from ._labels import check_no_missing_labels, warn_unseen_labels
 from .zero_shot import softmax
 
 __all__ = ["LateFusionClassifier", "default_classifier"]
@@ -78,6 +78,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
+        check_no_missing_labels(y)
         X, y = validate_data(self, X, y)
         check_classification_targets(y)
         self.classes_ = np.unique(y)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import warnings
 from collections.abc import Mapping, Sequence
 
 __all__ = [
@@ -11,7 +12,11 @@ __all__ = [
     "EMOTION_WORDS",
     "amplify_text",
     "build_prompts",
+    "check_class_prompts",
     "class_words",
+    "prompt_table",
+    "warn_long_prompts",
+    "warn_same_wording",
 ]
 
 # The prompt ensemble: each template is filled with an adjective for the class.
@@ -72,16 +77,87 @@ def class_words(label, class_prompts: Mapping | None = None) -> tuple[str, ...]:
     if class_prompts is not None:
         for key in (label, str(label)):
             if key in class_prompts:
-                value = class_prompts[key]
-                words = (value,) if isinstance(value, str) else tuple(value)
-                if not words or not all(isinstance(w, str) and w.strip() for w in words):
-                    raise ValueError(
-                        f"class_prompts[{label!r}] must be a non-empty string or a non-empty "
-                        f"sequence of non-empty strings, got {value!r}."
-                    )
-                return words
+                return _words(key, class_prompts[key])
     text = str(label)
     return (EMOTION_WORDS.get(text.strip().lower(), text),)
+
+
+def check_class_prompts(class_prompts: Mapping | None) -> None:
+    """Every value a word or a list of words (checked at fit, before a model loads)."""
+    for key, value in (class_prompts or {}).items():
+        _words(key, value)
+
+
+def _words(key, value) -> tuple[str, ...]:
+    """``value`` of ``class_prompts[key]`` as a tuple of words, or an error naming the key.
+
+    Lists and tuples only: a dict would give its keys, a set an order that changes from
+    run to run (and with it the prompt ensemble's order), a number no word at all.
+    """
+    expected = f"class_prompts[{key!r}] must be a word (str) or a list of words"
+    if isinstance(value, str):
+        words = (value,)
+    elif isinstance(value, (list, tuple)):
+        words = tuple(value)
+        if not words:
+            raise ValueError(f"{expected}; the list is empty.")
+    else:
+        raise TypeError(f"{expected}, got {type(value).__name__} {value!r}.")
+    for i, w in enumerate(words):
+        where = "the word" if isinstance(value, str) else f"item {i}"
+        if not isinstance(w, str):
+            raise TypeError(f"{expected}; {where} is {type(w).__name__} {w!r}.")
+        if not w.strip():
+            raise ValueError(f"{expected}; {where} is blank ({w!r}).")
+    return words
+
+
+def warn_same_wording(classes: Sequence, class_prompts: Mapping | None = None, stacklevel: int = 2) -> None:
+    """Two classes with the same word(s) get the same text embedding, so the same score: say so."""
+    by_words: dict[frozenset, list] = {}
+    for c in classes:
+        by_words.setdefault(frozenset(class_words(c, class_prompts)), []).append(c)
+    for words, same in by_words.items():
+        if len(same) > 1:
+            names = " and ".join(repr(str(c)) for c in same)
+            wording = ", ".join(repr(w) for w in sorted(words))
+            warnings.warn(
+                f"classes {names} are given the same wording ({wording}): their text embeddings and "
+                "scores are identical, so the zero-shot scorer cannot tell them apart. Give each "
+                "class its own word(s) in class_prompts.",
+                UserWarning,
+                stacklevel=stacklevel,
+            )
+
+
+def warn_long_prompts(table, counts, limit: int, text_repeats: int = 1, stacklevel: int = 2) -> dict:
+    """Warn once about prompts the text model cuts at ``limit`` tokens, naming each template and its count.
+
+    ``table`` is :func:`prompt_table`'s output, ``counts`` the token counts of its prompts
+    (same nesting). Returns {template: (most tokens, class, prompt)} of the cut templates.
+    """
+    longest: dict[str, tuple[int, str, str]] = {}  # template -> (tokens, class, prompt)
+    for c, (rows, row_counts) in enumerate(zip(table, counts)):
+        for (label, template, prompt), n in zip(rows, row_counts):
+            if n > limit and n > longest.get(template, (0,))[0]:
+                longest[template] = (n, label, prompt)
+    if not longest:
+        return longest
+    parts = [
+        f"template {t!r} gives up to {n} tokens (e.g. class {str(label)!r})" for t, (n, label, _) in longest.items()
+    ]
+    cause = (
+        f" With text_repeats={text_repeats} each prompt is repeated {text_repeats} times; lower "
+        "text_repeats so the repeats fit." if text_repeats > 1 else " Shorten the template(s)."
+    )
+    warnings.warn(
+        "Prompts longer than the text model reads are cut: the text model reads at most "
+        f"{limit} tokens, and {'; '.join(parts)}. Words past the cut do not reach the model "
+        f"(if the class word is among them, classes score alike).{cause}",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+    return longest
 
 
 def amplify_text(prompt: str, repeats: int, separator: str = " ") -> str:
@@ -97,6 +173,20 @@ def build_prompts(
     separator: str = " ",
 ) -> list[list[str]]:
     """One list of (amplified) prompts per class: every template x every word."""
+    return [
+        [prompt for _, _, prompt in rows]
+        for rows in prompt_table(classes, templates, class_prompts, text_repeats, separator)
+    ]
+
+
+def prompt_table(
+    classes: Sequence,
+    templates: Sequence[str],
+    class_prompts: Mapping | None = None,
+    text_repeats: int = 1,
+    separator: str = " ",
+) -> list[list[tuple]]:
+    """:func:`build_prompts` with where each prompt came from: per class, (label, template, prompt)."""
     if isinstance(templates, str):
         templates = (templates,)
     if len(templates) == 0:
@@ -105,7 +195,7 @@ def build_prompts(
         _check_template(t)
     return [
         [
-            amplify_text(t.format(word), text_repeats, separator)
+            (c, t, amplify_text(t.format(word), text_repeats, separator))
             for word in class_words(c, class_prompts)
             for t in templates
         ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import weakref
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,14 +14,22 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import engine
 from ._batching import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS, prepare_clips
-from ._labels import warn_unseen_labels
-from .audio import amplified_window, decode
+from ._labels import check_no_missing_labels, warn_unseen_labels
+from .audio import amplified_window, decode, fit_to_window
 from .cache import audio_cache, disk_cache, text_cache
-from .encoders import abilities, get_alm_encoder
-from .engine.forward import alm_audio, alm_text
+from .encoders import TextTokenLimit, abilities, get_alm_encoder
+from .encoders.hf_speech import probe_signal
+from .engine.forward import alm_audio, alm_text, checked_embeddings, model_audio
 from .engine.plan import clip_seconds
 from .persistence import WeightsInPickleMixin, check_same_behaviour, weights_id
-from .prompts import DEFAULT_TEMPLATES, build_prompts
+from .prompts import (
+    DEFAULT_TEMPLATES,
+    build_prompts,
+    check_class_prompts,
+    prompt_table,
+    warn_long_prompts,
+    warn_same_wording,
+)
 
 __all__ = ["ALMZeroShotScorer", "softmax"]
 
@@ -131,8 +140,13 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
     weights_id_ : str
         A digest of which weights (path or hub commit, file stamps, dtype) ``fit`` used. If
         ``model`` is later pointed elsewhere (``set_params(model=new_dir)``), the
-        first ``transform`` re-encodes the prompts and raises
-        :class:`ModelMismatchError` unless they match ``text_embeddings_``.
+        first ``transform`` re-encodes the prompts and a fixed probe clip and raises
+        :class:`ModelMismatchError` unless they match ``text_embeddings_`` and
+        ``probe_embedding_``.
+    probe_embedding_ : ndarray of shape (dim,)
+        The audio tower's (normalised) embedding of a fixed synthetic probe signal,
+        the one :class:`FMEmbedder` uses, so that other audio weights behind the
+        same text tower are caught too.
     """
 
     _parameter_constraints = {
@@ -204,7 +218,10 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         return get_alm_encoder(self.model, revision=self.revision, device=self.device, dtype=self.dtype)
 
     def _resolve_classes(self, y):
+        if y is not None:
+            check_no_missing_labels(y)
         if self.classes is not None:
+            check_no_missing_labels(self.classes, "classes")
             _check_one_label_type(self.classes, "classes")
             classes = np.unique(np.asarray(self.classes, dtype=object if _has_str(self.classes) else None))
             if len(classes) < 1:
@@ -239,17 +256,55 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
             if y is not None and n_clips != len(y):
                 raise ValueError(f"X has {n_clips} clips but y has {len(y)} labels.")
         self._crop_seed()  # parameter errors before any model loads
+        check_class_prompts(self.class_prompts)
         self.classes_ = self._resolve_classes(y)
         self.prompts_ = build_prompts(
             self.classes_, self.templates, self.class_prompts, self.text_repeats, self.text_separator
         )
         self._warn_unused_class_prompts()
+        warn_same_wording(self.classes_.tolist(), self.class_prompts, stacklevel=3)
         encoder = self._encoder()
+        long_prompts = self._warn_long_prompts(encoder)
         self.text_embeddings_ = self._text_embeddings(encoder)
+        self._check_classes_differ(long_prompts)
         self.logit_scale_ = float(self.logit_scale if self.logit_scale is not None else encoder.logit_scale)
         self.weights_id_ = weights_id(encoder)
+        self.probe_embedding_ = _probe_embedding(encoder, self.model).copy()
         self.n_features_out_ = len(self.classes_)
         return self
+
+    def _warn_long_prompts(self, encoder) -> dict:
+        """Warn about prompts the text tower cuts; returns {template: (tokens, class, prompt)}."""
+        if not isinstance(encoder, TextTokenLimit):
+            return {}
+        table = prompt_table(
+            self.classes_, self.templates, self.class_prompts, self.text_repeats, self.text_separator
+        )
+        counts = [encoder.count_tokens([prompt for _, _, prompt in rows]) for rows in table]
+        limit = int(encoder.max_text_tokens)
+        longest = warn_long_prompts(table, counts, limit, self.text_repeats, stacklevel=4)
+        return {"limit": limit, "longest": longest}
+
+    def _check_classes_differ(self, long_prompts: dict) -> None:
+        """Every class with one text embedding means one score for all: an error, with the likely cause."""
+        emb = np.nan_to_num(self.text_embeddings_).reshape(len(self.classes_), -1)
+        if len(emb) < 2 or not np.allclose(emb, emb[0], rtol=0, atol=1e-5):
+            return
+        if long_prompts.get("longest"):
+            parts = "; ".join(
+                f"template {t!r} gives {n} tokens" for t, (n, _, _) in long_prompts["longest"].items()
+            )
+            cause = (
+                f"the text model reads at most {long_prompts['limit']} tokens and the prompts are "
+                f"longer ({parts}), so the class word is cut off"
+            )
+        else:
+            cause = "the text model reads every class's prompts as the same text"
+        raise ValueError(
+            f"ALMZeroShotScorer: every class has the same text embedding, so every clip would "
+            f"score the same for all classes {self.classes_.tolist()}: {cause}. Put the class "
+            "word early in shorter templates, or give the classes distinct words in class_prompts."
+        )
 
     def _warn_unused_class_prompts(self):
         """A wording for a label that is not a class is likely a misspelt key: say so."""
@@ -288,6 +343,11 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         reference = np.nan_to_num(self.text_embeddings_)  # NaN pads of ensemble="score"
         current = np.nan_to_num(self._text_embeddings(encoder))
         check_same_behaviour(self, "class prompt embeddings", reference, current)
+        probe = getattr(self, "probe_embedding_", None)  # None: pickled by an older version
+        if probe is not None:
+            check_same_behaviour(
+                self, "audio embeddings of a probe signal", probe, _probe_embedding(encoder, self.model)
+            )
 
     def _encode_texts(self, encoder, texts):
         job = engine.Job(
@@ -399,6 +459,30 @@ def _check_one_label_type(labels, name) -> None:
             f"Mix of label input types (strings and numbers) in {name}: {values[:6]}; use one type "
             "for all labels."
         )
+
+
+# One probe embedding per loaded encoder (models are shared and immutable), so a grid
+# search or a cache-warm rerun does not encode it again.
+_probes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _probe_embedding(encoder, model) -> np.ndarray:
+    """The audio tower's normalised embedding of :func:`probe_signal`, fitted to the model's window."""
+    try:
+        probe = _probes.get(encoder)
+    except TypeError:  # an encoder class that cannot be weakly referenced
+        probe = None
+    if probe is None:
+        wave = fit_to_window(
+            probe_signal(encoder.sampling_rate), encoder.window, pad=abilities(encoder).pad_mode
+        )
+        probe = checked_embeddings(model_audio(encoder, [wave]), 1, "encode_audio", model)[0]
+        probe.setflags(write=False)
+        try:
+            _probes[encoder] = probe
+        except TypeError:
+            pass
+    return probe
 
 
 def _has_str(values) -> bool:

@@ -97,7 +97,7 @@ def test_a_registered_user_encoder_gets_windows_at_its_rate(toy_name, sine_clips
     scores = zs.transform([short, *waves])
     enc = made[0]
     assert registered_alms()["toy-alm:"] == "prefix"
-    assert enc.seen_lengths == [4000] * 4 and set(enc.resampled_from) == {16000}
+    assert enc.seen_lengths == [4000] * 5 and set(enc.resampled_from) == {16000}  # fit's probe clip, then the 4 clips
     tiled = np.tile(enc.resample(short, 16000), 2)  # 2 x 1500 samples at 8 kHz
     np.testing.assert_array_equal(enc.last_waves[0], np.tile(tiled, 2)[:4000])
     audio = _normalize(np.stack(enc.last_waves) @ enc.audio_proj)

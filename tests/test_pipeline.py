@@ -27,6 +27,7 @@ from sklearn_zsfuse import (
 )
 from sklearn_zsfuse.encoders import get_alm_encoder, get_speech_encoder, loaded_models
 from sklearn_zsfuse.fusion import default_classifier
+from sklearn_zsfuse.zero_shot import _probe_embedding
 
 
 @pytest.fixture
@@ -35,6 +36,8 @@ def pipe(tiny_clap, tiny_wavlm):
 
 
 def encoded(tiny_clap, tiny_wavlm):
+    # The scorer's fit encodes one probe clip per loaded model (not per corpus clip): do it first.
+    _probe_embedding(get_alm_encoder(tiny_clap, device="cpu"), tiny_clap)
     return get_alm_encoder(tiny_clap, device="cpu").audio_clips, get_speech_encoder(tiny_wavlm, device="cpu").audio_clips
 
 

@@ -10,6 +10,12 @@ returns a :class:`Corpus`, whose ``cv`` works as ``cv=`` in scikit-learn::
     cross_validate(pipe, corpus.paths, corpus.labels, cv=corpus.cv, scoring="balanced_accuracy")
 
 A wrong or incomplete root raises :class:`CorpusError` saying what was expected.
+
+Every clip path stays under the corpus root: a metadata row such as ``../../x.wav``,
+an absolute path elsewhere, or a link that leads out of the root raises one
+:class:`CorpusError` naming each such row or file and the root, before any audio is
+opened. Pass ``allow_outside_root=True`` (every loader, and :func:`load_corpus`) to
+accept them when you trust the corpus's metadata and links.
 """
 
 from __future__ import annotations

@@ -162,14 +162,57 @@ def check_root(root, name: str, expected: str) -> Path:
     return path.resolve()
 
 
-def audio_files(root: Path) -> list[Path]:
-    """Every audio file under ``root`` (recursively), sorted; hidden files skipped."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):  # corpora are often symlinked
+def outside_root(root: Path, path: Path) -> str | None:
+    """Why ``path`` is not confined to ``root`` (a ``..`` or absolute path, a link out), else None.
+
+    ``root`` is resolved (:func:`check_root`). Only names are resolved here: nothing is opened.
+    """
+    try:
+        real = Path(os.path.realpath(path))
+    except (OSError, RuntimeError, ValueError) as exc:  # a link loop, an embedded NUL
+        return f"cannot be resolved ({exc})"
+    if real == root or root in real.parents:
+        return None
+    return f"resolves to {str(real)!r}"
+
+
+def outside_root_error(name: str, root: Path, problems: list[str], what: str) -> CorpusError:
+    """One error listing every ``problems`` entry ("line 3: '../x.wav' (resolves to ...)")."""
+    shown = "\n  ".join(problems[:10])
+    more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+    return CorpusError(
+        f"{name}: {len(problems)} {what} lead outside the corpus root {str(root)!r}:\n  {shown}{more}\n"
+        "Paths in a corpus must stay under its root (a corpus's metadata may have been written "
+        "by someone else). If you trust these paths, pass allow_outside_root=True to the loader "
+        "(load_corpus(..., allow_outside_root=True))."
+    )
+
+
+def audio_files(root: Path, *, allow_outside_root: bool = False, name: str = "corpus") -> list[Path]:
+    """Every audio file under ``root`` (recursively), sorted; hidden files skipped.
+
+    Symlinked folders are followed (corpora are often assembled from links), each real
+    folder once, so a link loop ends the walk. A file or folder whose link leads outside
+    ``root`` raises :class:`CorpusError` unless ``allow_outside_root``.
+    """
+    found, escaped, seen = [], [], set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a link back to a folder already walked
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for f in filenames:
             if not f.startswith(".") and f.lower().endswith(AUDIO_EXTENSIONS):
-                found.append(Path(dirpath) / f)
+                path = Path(dirpath) / f
+                reason = None if allow_outside_root else outside_root(root, path)
+                if reason is not None:
+                    escaped.append(f"{str(path.relative_to(root))!r} ({reason})")
+                    continue
+                found.append(path)
+    if escaped:
+        raise outside_root_error(name, root, escaped, f"file(s) under {str(root)!r}")
     return sorted(found)
 
 
@@ -180,13 +223,15 @@ def scan(
     expected: str,
     *,
     accept: Callable[[Path, re.Match], str | None] | None = None,
+    allow_outside_root: bool = False,
 ) -> tuple[list[tuple[Path, re.Match]], list[str]]:
     """Audio files under ``root`` whose stem matches ``pattern``, and notes on the rest.
 
     ``accept(path, match)`` may return a reason to leave a matching file out
-    (counted in the notes). Raises CorpusError when nothing matches.
+    (counted in the notes). Raises CorpusError when nothing matches, or when a
+    file links outside ``root`` (see :func:`audio_files`).
     """
-    files = audio_files(root)
+    files = audio_files(root, allow_outside_root=allow_outside_root, name=name)
     kept, odd, rejected = [], [], {}
     for path in files:
         m = pattern.fullmatch(path.stem)

@@ -6,7 +6,7 @@ import csv
 import os
 from pathlib import Path
 
-from ._corpus import CorpusError
+from ._corpus import CorpusError, outside_root, outside_root_error
 
 __all__ = ["read_table", "require_columns", "resolve_paths"]
 
@@ -46,15 +46,28 @@ def require_columns(table: dict, columns: list[str], path: Path, name: str) -> N
         )
 
 
-def resolve_paths(root: Path, values: list[str], table_path: Path, name: str) -> list[Path]:
-    """Clip paths (relative to ``root`` unless absolute), checked to exist, all problems at once."""
+def resolve_paths(
+    root: Path, values: list[str], table_path: Path, name: str, *, allow_outside_root: bool = False
+) -> list[Path]:
+    """Clip paths (relative to ``root`` unless absolute), checked to exist, all problems at once.
+
+    Every path must stay under ``root`` (after ``..`` and links are resolved) unless
+    ``allow_outside_root``; that is checked for every row before any file is looked at.
+    """
+    escaped = []
+    for line, value in enumerate(values, start=2):
+        reason = None if allow_outside_root or not value else outside_root(root, root / value)
+        if reason is not None:
+            escaped.append(f"line {line}: {value!r} ({reason})")
+    if escaped:
+        raise outside_root_error(name, root, escaped, f"of {len(values)} clip path(s) in {str(table_path)!r}")
     paths, problems = [], []
     for line, value in enumerate(values, start=2):
         if not value:
             problems.append(f"line {line}: empty path")
             paths.append(None)
             continue
-        p = Path(os.path.expanduser(value))
+        p = Path(os.path.expanduser(value)) if allow_outside_root else Path(value)
         p = p if p.is_absolute() else root / p
         if not p.is_file():
             problems.append(f"line {line}: {value!r} " + ("is a folder" if p.is_dir() else "not found"))

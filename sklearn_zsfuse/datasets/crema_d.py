@@ -26,7 +26,7 @@ _EXPECTED = (
 )
 
 
-def load_crema_d(root):
+def load_crema_d(root, *, allow_outside_root=False):
     """Load CREMA-D from ``root`` (the folder holding ``AudioWAV/``, or ``AudioWAV`` itself).
 
     Folds: the 91 actors, in id order, dealt round-robin into 5 speaker-independent
@@ -38,7 +38,7 @@ def load_crema_d(root):
     def accept(path, m):
         return None if m.group(3) in EMOTIONS else f"unknown emotion code {m.group(3)!r}"
 
-    found, notes = scan(root, _NAME, "crema_d", _EXPECTED, accept=accept)
+    found, notes = scan(root, _NAME, "crema_d", _EXPECTED, accept=accept, allow_outside_root=allow_outside_root)
     rows = [(path, EMOTIONS[m.group(3)], m.group(1)) for path, m in found]
     fold_of = speaker_folds([r[2] for r in rows], N_FOLDS)
     scheme = f"speaker-independent {min(N_FOLDS, len(fold_of))} folds, actors dealt in id order"

@@ -16,10 +16,11 @@ _EXPECTED = (
 )
 
 
-def load_csv(root, *, n_folds=N_FOLDS):
+def load_csv(root, *, n_folds=N_FOLDS, allow_outside_root=False):
     """Load a folder + ``metadata.csv`` corpus.
 
-    Columns: ``path`` (relative to ``root``, or absolute), ``label``, and
+    Columns: ``path`` (relative to ``root``; absolute paths must lie under it too),
+    ``label``, and
     optionally ``speaker`` and ``fold``. Without ``fold``, speakers are dealt
     round-robin (in sorted order) into ``n_folds`` speaker-independent folds
     (leave one speaker out when there are fewer speakers). Without ``speaker``
@@ -38,7 +39,7 @@ def load_csv(root, *, n_folds=N_FOLDS):
     empty = [i + 2 for i, v in enumerate(table["label"]) if not v]
     if empty:
         raise CorpusError(f"csv: {str(table_path)!r} has empty labels on line(s) {empty[:10]}.")
-    paths = resolve_paths(root, table["path"], table_path, "csv")
+    paths = resolve_paths(root, table["path"], table_path, "csv", allow_outside_root=allow_outside_root)
     labels = table["label"]
     notes = []
     if "speaker" in table:

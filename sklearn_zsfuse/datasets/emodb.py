@@ -28,7 +28,7 @@ _EXPECTED = (
 )
 
 
-def load_emodb(root):
+def load_emodb(root, *, allow_outside_root=False):
     """Load EmoDB from ``root`` (the folder holding ``wav/``, or ``wav`` itself).
 
     Folds: leave one speaker out (10 folds). (EmoBox's EmoDB folds are
@@ -39,7 +39,7 @@ def load_emodb(root):
     def accept(path, m):
         return None if m.group(3) in EMOTIONS else f"unknown emotion letter {m.group(3)!r}"
 
-    found, notes = scan(root, _NAME, "emodb", _EXPECTED, accept=accept)
+    found, notes = scan(root, _NAME, "emodb", _EXPECTED, accept=accept, allow_outside_root=allow_outside_root)
     rows = [(path, EMOTIONS[m.group(3)], m.group(1)) for path, m in found]
     fold_of = speaker_folds([r[2] for r in rows])
     return make_corpus("emodb", root, rows, lambda r: fold_of[r[2]], "leave one speaker out", notes)

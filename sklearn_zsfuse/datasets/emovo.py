@@ -27,7 +27,7 @@ _EXPECTED = (
 )
 
 
-def load_emovo(root):
+def load_emovo(root, *, allow_outside_root=False):
     """Load EMOVO from ``root``.
 
     Folds: leave one speaker out (6 folds), EmoBox's protocol for EMOVO.
@@ -37,7 +37,7 @@ def load_emovo(root):
     def accept(path, m):
         return None if m.group(1).lower() in EMOTIONS else f"unknown emotion code {m.group(1)!r}"
 
-    found, notes = scan(root, _NAME, "emovo", _EXPECTED, accept=accept)
+    found, notes = scan(root, _NAME, "emovo", _EXPECTED, accept=accept, allow_outside_root=allow_outside_root)
     rows = [(path, EMOTIONS[m.group(1).lower()], m.group(2).lower()) for path, m in found]
     fold_of = speaker_folds([r[2] for r in rows])
     scheme = "leave one speaker out (EmoBox)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from ._corpus import CorpusError, check_root, make_corpus
+from ._corpus import CorpusError, check_root, make_corpus, outside_root, outside_root_error
 
 __all__ = ["load_iemocap", "EMOTIONS"]
 
@@ -21,7 +21,7 @@ _EXPECTED = (
 )
 
 
-def load_iemocap(root):
+def load_iemocap(root, *, allow_outside_root=False):
     """Load IEMOCAP (4 classes: neutral, happy + excited, sad, angry) from ``root``.
 
     Labels come from ``SessionN/dialog/EmoEvaluation/*.txt``; the audio from
@@ -32,7 +32,7 @@ def load_iemocap(root):
     missing = [s for s in SESSIONS if not (root / s).is_dir()]
     if missing:
         raise CorpusError(f"iemocap: {str(root)!r} lacks {missing}. Expected {_EXPECTED}.")
-    rows, left_out, absent = [], Counter(), []
+    rows, left_out, absent, escaped = [], Counter(), [], []
     for number, session in enumerate(SESSIONS, start=1):
         eval_dir = root / session / "dialog" / "EmoEvaluation"
         files = sorted(p for p in eval_dir.glob("*.txt") if not p.name.startswith(".")) if eval_dir.is_dir() else []
@@ -51,11 +51,17 @@ def load_iemocap(root):
                     continue
                 dialog = utterance.rsplit("_", 1)[0]
                 wav = root / session / "sentences" / "wav" / dialog / f"{utterance}.wav"
+                reason = None if allow_outside_root else outside_root(root, wav)
+                if reason is not None:
+                    escaped.append(f"{utterance!r} in {label_file.name} ({reason})")
+                    continue
                 if not wav.is_file():
                     absent.append(str(wav.relative_to(root)))
                     continue
                 speaker = f"Ses{number:02d}{gender}"
                 rows.append((wav, EMOTIONS[code], speaker, number))
+    if escaped:
+        raise outside_root_error("iemocap", root, escaped, "labelled utterance(s)")
     if absent:
         shown = "\n  ".join(absent[:10])
         raise CorpusError(

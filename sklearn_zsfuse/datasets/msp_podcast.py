@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-from ._corpus import CorpusError, check_root, make_corpus
+from ._corpus import CorpusError, check_root, make_corpus, outside_root, outside_root_error
 from ._tables import read_table, require_columns
 
 __all__ = ["load_msp_podcast", "EMOTIONS"]
@@ -31,7 +31,7 @@ _EXPECTED = (
 )
 
 
-def load_msp_podcast(root, *, test_set="Test1"):
+def load_msp_podcast(root, *, test_set="Test1", allow_outside_root=False):
     """Load MSP-Podcast with its official partitions from ``root``.
 
     Training clips are the ``Train`` and ``Development`` partitions (``folds ==
@@ -51,6 +51,14 @@ def load_msp_podcast(root, *, test_set="Test1"):
             f"msp_podcast: test_set={test_set!r} is not a partition of this release; it has "
             f"{sorted(partitions)}."
         )
+    if not allow_outside_root:
+        escaped = [
+            f"{r['FileName']!r} ({reason})"
+            for r in records
+            if (reason := outside_root(root, audio_dir / r["FileName"])) is not None
+        ]
+        if escaped:
+            raise outside_root_error("msp_podcast", root, escaped, "labelled file name(s)")
     rows, other_split, other_label, absent = [], Counter(), Counter(), []
     for r in records:
         split = r["Split_Set"]

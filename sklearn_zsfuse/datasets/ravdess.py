@@ -44,7 +44,7 @@ _EXPECTED = (
 _SCHEME = "EmoBox speaker-independent 6 folds of 4 actors"
 
 
-def load_ravdess(root):
+def load_ravdess(root, *, allow_outside_root=False):
     """Load RAVDESS speech from ``root``.
 
     Uses ``root/metadata.csv`` (columns ``path``, ``emotion``, ``actor`` and
@@ -54,7 +54,7 @@ def load_ravdess(root):
     """
     root = check_root(root, "ravdess", _EXPECTED)
     if (root / "metadata.csv").is_file():
-        return _from_metadata(root)
+        return _from_metadata(root, allow_outside_root)
 
     def accept(path, m):
         if m.group(2) != "01":
@@ -65,15 +65,17 @@ def load_ravdess(root):
             return f"actor {m.group(7)!r} is not one of RAVDESS's 01..24"
         return None
 
-    found, notes = scan(root, _NAME, "ravdess", _EXPECTED, accept=accept)
+    found, notes = scan(root, _NAME, "ravdess", _EXPECTED, accept=accept, allow_outside_root=allow_outside_root)
     rows = [(path, EMOTIONS[m.group(3)], m.group(7)) for path, m in found]
     return make_corpus("ravdess", root, rows, lambda r: _FOLD_OF_ACTOR[r[2]], _SCHEME, notes)
 
 
-def _from_metadata(root):
+def _from_metadata(root, allow_outside_root):
     table = read_table(root / "metadata.csv", "ravdess")
     require_columns(table, ["path", "emotion", "actor"], root / "metadata.csv", "ravdess")
-    paths = resolve_paths(root, table["path"], root / "metadata.csv", "ravdess")
+    paths = resolve_paths(
+        root, table["path"], root / "metadata.csv", "ravdess", allow_outside_root=allow_outside_root
+    )
     actors = [str(a).strip().zfill(2) for a in table["actor"]]
     unknown = sorted(set(actors) - set(_FOLD_OF_ACTOR))
     if unknown and "emobox_fold" not in table:

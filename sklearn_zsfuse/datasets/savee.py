@@ -29,7 +29,7 @@ _EXPECTED = (
 )
 
 
-def load_savee(root):
+def load_savee(root, *, allow_outside_root=False):
     """Load SAVEE from ``root``.
 
     Folds: leave one speaker out (4 folds), EmoBox's protocol for SAVEE.
@@ -42,7 +42,7 @@ def load_savee(root):
             return "a file named like <emotion><NN> outside a DC/JE/JK/KL speaker folder"
         return None
 
-    found, notes = scan(root, flat, "savee", _EXPECTED, accept=accept)
+    found, notes = scan(root, flat, "savee", _EXPECTED, accept=accept, allow_outside_root=allow_outside_root)
     rows = []
     for path, m in found:
         if m.group(1) is not None:

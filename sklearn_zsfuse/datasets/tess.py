@@ -28,7 +28,7 @@ _EXPECTED = (
 )
 
 
-def load_tess(root):
+def load_tess(root, *, allow_outside_root=False):
     """Load TESS from ``root``.
 
     Folds: leave one speaker out (2 folds: OAF, YAF). (EmoBox's TESS split is
@@ -39,7 +39,7 @@ def load_tess(root):
     def accept(path, m):
         return None if m.group(3).lower() in EMOTIONS else f"unknown emotion {m.group(3)!r}"
 
-    found, notes = scan(root, _NAME, "tess", _EXPECTED, accept=accept)
+    found, notes = scan(root, _NAME, "tess", _EXPECTED, accept=accept, allow_outside_root=allow_outside_root)
     rows = [(path, EMOTIONS[m.group(3).lower()], m.group(1).upper()) for path, m in found]
     fold_of = speaker_folds([r[2] for r in rows])
     return make_corpus("tess", root, rows, lambda r: fold_of[r[2]], "leave one speaker out", notes)

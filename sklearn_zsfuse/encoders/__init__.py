@@ -10,7 +10,7 @@ decided in :mod:`.hub`.
 
 from ._backend import MissingExtraError
 from .abilities import Abilities, abilities
-from .alm import ALMEncoder, check_alm_encoder
+from .alm import ALMEncoder, TextTokenLimit, check_alm_encoder
 from .base import (
     ModelLoadError,
     ModelMismatchError,
@@ -47,6 +47,7 @@ __all__ = [
     "MissingExtraError",
     "ModelLoadError",
     "ModelMismatchError",
+    "TextTokenLimit",
     "abilities",
     "check_alm_encoder",
     "check_fm_encoder",

@@ -15,7 +15,8 @@ providing this small interface (no base class needed)::
             ...
 
 Optional members (``pad_mode``, ``resample``, ``audio_features`` with
-``encode_features``, ``save``) are described in :mod:`.abilities`; register
+``encode_features``, ``save``) are described in :mod:`.abilities`; a text tower
+that reads a limited number of tokens says so with :class:`TextTokenLimit`; register
 the encoder's loader with :func:`~.registry.register_alm`.
 
 The scorer decodes each clip to ``sampling_rate``, tiles it ``audio_repeats``
@@ -34,7 +35,7 @@ import numpy as np
 
 from .abilities import PAD_MODES, abilities
 
-__all__ = ["ALMEncoder", "check_alm_encoder"]
+__all__ = ["ALMEncoder", "TextTokenLimit", "check_alm_encoder"]
 
 
 @runtime_checkable
@@ -52,6 +53,20 @@ class ALMEncoder(Protocol):
     def encode_audio(self, waves: list[np.ndarray]) -> np.ndarray: ...
 
     def encode_text(self, texts: list[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class TextTokenLimit(Protocol):
+    """Optional ability: a text tower that reads at most ``max_text_tokens`` tokens.
+
+    ``count_tokens(texts)`` gives each text's length in tokens as the model's tokenizer
+    makes them (special tokens included), before any truncation. The scorer uses it to
+    warn about prompts that are cut (77 tokens for CLAP's RoBERTa tower).
+    """
+
+    max_text_tokens: int
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
 
 
 def check_alm_encoder(encoder, model) -> object:

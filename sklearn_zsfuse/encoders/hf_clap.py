@@ -92,11 +92,19 @@ class HFClapEncoder:
     def encode_audio(self, waves: list[np.ndarray]) -> np.ndarray:
         return self.encode_features(self.audio_features(waves))
 
+    # The text tower's position table holds 77 tokens (CLAP's RoBERTa); longer prompts are cut.
+    max_text_tokens = 77
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Tokens of each text before truncation (see ``TextTokenLimit``)."""
+        ids = self.tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]
+        return [len(i) for i in ids]
+
     def encode_text(self, texts: list[str]) -> np.ndarray:
         import torch
 
         tokens = self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=77, return_tensors="pt"
+            list(texts), padding=True, truncation=True, max_length=self.max_text_tokens, return_tensors="pt"
         )
         with torch.inference_mode():
             out = self.model.get_text_features(
