@@ -94,7 +94,7 @@ def test_no_clip_of_the_test_fold_is_fitted_on_or_used_to_select(monkeypatch):
         if message.startswith("fold "):
             SpyClassifier.current_fold = int(message.split()[1].rstrip(":"))
 
-    monkeypatch.setattr(ev, "inner_splits", spy_inner_splits)
+    monkeypatch.setattr(ev.protocol, "inner_splits", spy_inner_splits)
     SpyClassifier.fitted_on = []
     run_protocol(features, labels, folds, speakers, grid=Grid(audio_repeats=(1, 2), text_repeats=(1, 2)),
                  classifier=SpyClassifier(), log=log)
