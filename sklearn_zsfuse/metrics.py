@@ -6,6 +6,8 @@
   emotion corpora are imbalanced.
 - F1 is the macro average of per-class F1 scores.
 
+``expected_calibration_error`` measures how honest a classifier's probabilities are.
+
 ``scorers()`` gives them as scikit-learn scorers for ``cross_validate`` and
 ``GridSearchCV``; ``fold_scores`` and ``summarize`` do the per-fold bookkeeping.
 """
@@ -20,6 +22,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_m
 __all__ = [
     "METRICS",
     "confusion",
+    "expected_calibration_error",
     "fold_scores",
     "macro_f1",
     "scorers",
@@ -94,3 +97,36 @@ def summarize(per_fold: Sequence[dict]) -> dict:
         out[name] = float(values.mean())
         out[f"{name}_std"] = float(values.std())
     return out
+
+
+def expected_calibration_error(y_true, proba, classes, n_bins: int = 15) -> float:
+    """Top-label expected calibration error (ECE) of predicted probabilities.
+
+    Each clip's confidence is its largest probability and its prediction that
+    column's label. Clips are grouped by confidence into ``n_bins`` equal-width bins
+    on [0, 1] (bin b holds confidences in ``(b/n_bins, (b+1)/n_bins]``, the first
+    also 0), and ECE is the clip-weighted mean over bins of
+    ``|accuracy(bin) - mean confidence(bin)|`` (Guo et al., 2017). 0 is perfectly
+    calibrated; an over-confident zero-shot softmax scores high.
+
+    ``proba`` has shape (n_clips, len(classes)), columns in ``classes`` order.
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    y_true = np.asarray(y_true).ravel()
+    classes = np.asarray(classes)
+    if proba.ndim != 2 or proba.shape[1] != len(classes):
+        raise ValueError(f"proba must have one column per class: got shape {proba.shape} for {len(classes)} classes.")
+    if len(proba) != len(y_true):
+        raise ValueError(f"proba has {len(proba)} rows but y_true has {len(y_true)} labels.")
+    if len(y_true) == 0:
+        raise ValueError("expected_calibration_error needs at least one clip.")
+    if int(n_bins) != n_bins or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}.")
+    confidence = proba.max(axis=1)
+    correct = classes[proba.argmax(axis=1)] == y_true
+    bins = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, int(n_bins) - 1)
+    ece = 0.0
+    for b in np.unique(bins):
+        m = bins == b
+        ece += m.sum() / len(y_true) * abs(correct[m].mean() - confidence[m].mean())
+    return float(ece)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from .embedding import FMEmbedder
@@ -15,6 +16,9 @@ __all__ = ["make_zsfuse_pipeline", "PARAM_PATHS"]
 PARAM_PATHS = {
     "fusion weight": "fusion__weight",
     "fusion method": "fusion__method",
+    "fusion space (probability or log)": "fusion__space",
+    "zero-shot temperature": "fusion__temperature",
+    "concat normalisation": "fusion__normalize",
     "audio repeats (N_a)": "features__zs__audio_repeats",
     "text repeats (N_t)": "features__zs__text_repeats",
     "templates": "features__zs__templates",
@@ -28,6 +32,7 @@ def make_zsfuse_pipeline(
     alm="laion/clap-htsat-unfused",
     fm="microsoft/wavlm-large",
     *,
+    classes=None,
     class_prompts=None,
     templates=DEFAULT_TEMPLATES,
     audio_repeats=1,
@@ -38,6 +43,8 @@ def make_zsfuse_pipeline(
     weight=0.5,
     space="probability",
     classifier=None,
+    temperature=None,
+    normalize="standard",
     sampling_rate=None,
     device="auto",
     dtype="float32",
@@ -54,6 +61,15 @@ def make_zsfuse_pipeline(
     ``features__zs__audio_repeats``). Nothing is loaded until ``fit``.
     ``store_weights_in_pickle=True`` makes pickles of the pipeline carry both models.
     ``cache_dir`` gives both encoders an on-disk embedding cache.
+
+    ``classes`` fixes the labels the zero-shot scorer scores (otherwise those of
+    ``y`` at fit); the fusion is then told which class each zero-shot column is
+    (``zero_shot_classes``), so a training fold that lacks one of them is still read
+    correctly. If you later change ``features__zs__classes`` with ``set_params``,
+    set ``fusion__zero_shot_classes`` to the same sorted labels (or use
+    ``set_output(transform="pandas")`` on the features, whose ``zs__<class>``
+    column names the fusion reads). ``temperature`` and ``normalize`` are
+    :class:`LateFusionClassifier`'s.
     """
     common = dict(
         max_duration=max_duration,
@@ -67,6 +83,7 @@ def make_zsfuse_pipeline(
     )
     scorer = ALMZeroShotScorer(
         alm,
+        classes=classes,
         class_prompts=class_prompts,
         templates=templates,
         audio_repeats=audio_repeats,
@@ -75,5 +92,24 @@ def make_zsfuse_pipeline(
     )
     embedder = FMEmbedder(fm, layer=layer, **common)
     features = FeatureUnion([("zs", scorer), ("fm", embedder)])
-    fusion = LateFusionClassifier(method=method, weight=weight, space=space, classifier=classifier)
+    fusion = LateFusionClassifier(
+        method=method,
+        weight=weight,
+        space=space,
+        classifier=classifier,
+        zero_shot_classes=_scored_columns(classes),
+        normalize=normalize,
+        temperature=temperature,
+    )
     return Pipeline([("features", features), ("fusion", fusion)])
+
+
+def _scored_columns(classes):
+    """The scorer's column order for fixed ``classes``: sorted unique, as its ``classes_``."""
+    if classes is None:
+        return None
+    values = list(classes)
+    try:
+        return np.unique(np.asarray(values, dtype=object)).tolist()
+    except TypeError:  # mixed label types: the scorer refuses them at fit with its own message
+        return None
