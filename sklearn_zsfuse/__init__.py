@@ -10,6 +10,7 @@ from .cache import clear_caches
 from .embedding import FMEmbedder
 from .encoders import MissingExtraError, ModelLoadError, ModelMismatchError, clear_models
 from .fusion import LateFusionClassifier
+from .fusion_cv import LateFusionClassifierCV
 from .persistence import SKOPS_TRUSTED_TYPES
 from .pipeline import PARAM_PATHS, make_zsfuse_pipeline
 from .prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
@@ -23,6 +24,7 @@ __all__ = [
     "DEFAULT_TEMPLATES",
     "FMEmbedder",
     "LateFusionClassifier",
+    "LateFusionClassifierCV",
     "MissingExtraError",
     "ModelLoadError",
     "ModelMismatchError",
