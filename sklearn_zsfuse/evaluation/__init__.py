@@ -23,23 +23,33 @@ The systems, in the order of the paper's ablation:
   the weight chosen by inner CV.
 """
 
+from .compare import paired_comparison
 from .deploy import final_model
-from .features import Features, compute_features
+from .features import FeatureSet, Features, ZeroShotFeatures, compute_feature_set, compute_features
 from .grid import Grid
-from .protocol import inner_splits, run_protocol, select_final
-from .results import SYSTEMS, Evaluation, SystemResult
+from .protocol import Fold, inner_splits, plan_folds, run_protocol, run_study, select_final
+from .results import FUSIONS, SYSTEMS, Evaluation, Study, SystemResult
 from .runner import evaluate
 
 __all__ = [
+    "FUSIONS",
     "SYSTEMS",
     "Evaluation",
+    "FeatureSet",
     "Features",
+    "Fold",
     "Grid",
+    "Study",
     "SystemResult",
+    "ZeroShotFeatures",
+    "compute_feature_set",
     "compute_features",
     "evaluate",
     "final_model",
     "inner_splits",
+    "paired_comparison",
+    "plan_folds",
     "run_protocol",
+    "run_study",
     "select_final",
 ]

@@ -1,27 +1,51 @@
 """The protocol: learning, selection and scoring fold by fold on precomputed features.
 
-For each test fold, every choice ((N_a, N_t), the fusion weight) is made by an
-inner cross-validation on the *training* clips only; the test fold is then
-predicted once per system.
+For each test fold, every choice ((N_a, N_t), the fusion weight, method options,
+the zero-shot temperature) is made on the *training* clips only, by the inner
+splits of :func:`inner_splits`; the test fold is then predicted once per system.
+
+Three kinds of run share one loop over the folds (so the inner splits of a fold
+are made once and every run sees the same ones):
+
+- an ALM alone: the zero-shot rows, the (N_a, N_t) choice, the calibration;
+- a specialist alone: its classifier;
+- a pair: the fusion rows, on the zero-shot system the ALM's run chose in that
+  fold and the specialist's embedding.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 
-from ..fusion import LateFusionClassifier, default_classifier
-from ..metrics import confusion, score_all, unweighted_accuracy
-from .features import Features
+from ..calibration import fit_temperature
+from ..fusion import default_classifier
+from ..metrics import confusion, expected_calibration_error, score_all, unweighted_accuracy
+from ..zero_shot import softmax
+from .compare import paired_comparison
+from .features import FeatureSet, Features, ZeroShotFeatures
+from .fusion_select import FUSION_VARIANTS, fit_fusion
 from .grid import Grid
-from .results import SYSTEMS, Evaluation, SystemResult
+from .results import SYSTEMS, Evaluation, Study, SystemResult
 
-__all__ = ["inner_splits", "run_protocol", "select_final"]
+__all__ = ["Fold", "inner_splits", "plan_folds", "run_protocol", "run_study", "select_final"]
 
 _MAX_INNER_FOLDS = 5
+_ECE_BINS = 15
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One outer split: clips to learn and select on, the test clips, and the inner splits of ``train``."""
+
+    id: int
+    train: np.ndarray
+    test: np.ndarray
+    splits: list
 
 
 def inner_splits(train: np.ndarray, folds, speakers, labels, development=None) -> list:
@@ -57,6 +81,29 @@ def inner_splits(train: np.ndarray, folds, speakers, labels, development=None) -
     return [(train[a], train[b]) for a, b in splitter.split(train, labels[train])]
 
 
+def plan_folds(labels, folds, speakers, development=None, *, test=None) -> list:
+    """The outer folds: each test fold against all other clips, or one (train, ``test``) split.
+
+    ``test`` (a boolean mask) makes a single fold that tests on those clips and
+    learns on all others, e.g. another corpus; the inner splits then come from
+    the training clips' own folds.
+    """
+    return list(_iter_plan(np.asarray(labels, dtype=object), np.asarray(folds), speakers, development, test))
+
+
+def _iter_plan(labels, folds, speakers, development, test):
+    # Lazily, one fold at a time: the protocol logs a fold before its inner splits are
+    # used, and looks ``inner_splits`` up in this module when the fold is reached.
+    if test is not None:
+        test = np.asarray(test, dtype=bool)
+        train = np.flatnonzero(~test)
+        yield Fold(1, train, np.flatnonzero(test), inner_splits(train, folds, speakers, labels, development))
+        return
+    for k in np.unique(folds[folds >= 0]):
+        train = np.flatnonzero(folds != k)
+        yield Fold(int(k), train, np.flatnonzero(folds == k), inner_splits(train, folds, speakers, labels, development))
+
+
 def _argmax_labels(classes, scores):
     return classes[np.argmax(scores, axis=1)]
 
@@ -69,6 +116,201 @@ def _zero_shot_inner_ua(logits, labels, classes, splits) -> float:
 def _select(candidates: list, scores: list) -> object:
     """The candidate with the best score; the earliest one on ties."""
     return candidates[int(np.argmax(scores))]
+
+
+class _Rows:
+    """Predictions and per-fold scores of a set of systems, filled fold by fold."""
+
+    def __init__(self, names, labels, classes):
+        self.labels, self.classes = labels, classes
+        self.predictions = {s: np.full(len(labels), None, dtype=object) for s in names}
+        self.folds = {s: [] for s in names}
+
+    def add(self, name, fold: Fold, predicted, params):
+        self.predictions[name][fold.test] = predicted
+        y_true = self.labels[fold.test]
+        self.folds[name].append({
+            "fold": fold.id,
+            "n": int(len(fold.test)),
+            **score_all(y_true, predicted),
+            "params": params,
+            "confusion_matrix": confusion(y_true, predicted, self.classes).tolist(),
+        })
+
+    def systems(self) -> dict:
+        return {s: SystemResult(s, self.predictions[s], self.folds[s]) for s in self.predictions}
+
+
+class _ZeroShotRun:
+    """An ALM alone: single prompt, ensemble, (N_a, N_t) chosen by inner CV, calibrated by temperature."""
+
+    names = ("zero_shot", "zero_shot+ensemble", "zero_shot+ensemble+amplification", "zero_shot+calibrated")
+
+    def __init__(self, features: ZeroShotFeatures, labels, classes, grid: Grid):
+        self.features, self.labels, self.classes = features, labels, classes
+        self.configs = [c for c in grid.amplifications if c in features.ensemble]
+        if not self.configs:
+            raise ValueError(f"None of the grid's (N_a, N_t) {grid.amplifications} was computed.")
+        self.rows = _Rows(self.names, labels, classes)
+        self.chosen = {}  # fold id -> (params, logits of the chosen system on every clip)
+        self.selection = {"amplification": []}
+        self.proba = {"before": np.full((len(labels), len(classes)), np.nan), "after": None}
+        self.proba["after"] = self.proba["before"].copy()
+        self.calibration = {"temperatures": [], "ece_before_folds": [], "ece_after_folds": []}
+
+    def step(self, fold: Fold):
+        f, labels, classes, test = self.features, self.labels, self.classes, fold.test
+        self.rows.add("zero_shot", fold, _argmax_labels(classes, f.single[test]),
+                      {"templates": "single", "audio_repeats": 1, "text_repeats": 1})
+        self.rows.add("zero_shot+ensemble", fold, _argmax_labels(classes, f.ensemble[(1, 1)][test]),
+                      {"templates": "ensemble", "audio_repeats": 1, "text_repeats": 1})
+        inner = [_zero_shot_inner_ua(f.ensemble[c], labels, classes, fold.splits) for c in self.configs]
+        chosen = _select(self.configs, inner)
+        self.selection["amplification"].append({
+            "fold": fold.id,
+            "candidates": [list(c) for c in self.configs],
+            "inner_ua": inner,
+            "test_ua": [unweighted_accuracy(labels[test], _argmax_labels(classes, f.ensemble[c][test]))
+                        for c in self.configs],
+            "chosen": list(chosen),
+        })
+        zs = f.ensemble[chosen]
+        params = {"templates": "ensemble", "audio_repeats": chosen[0], "text_repeats": chosen[1]}
+        predicted = _argmax_labels(classes, zs[test])
+        self.rows.add("zero_shot+ensemble+amplification", fold, predicted, params)
+        # The temperature changes confidence, never the ranking: the row's labels are the
+        # amplified ensemble's, its probabilities (ECE) are what calibration improves.
+        temperature = fit_temperature(zs[fold.train], labels[fold.train], classes)
+        self.rows.add("zero_shot+calibrated", fold, predicted, {**params, "temperature": temperature})
+        self.chosen[fold.id] = (params, zs)
+        before, after = softmax(zs[test]), softmax(zs[test] / temperature)
+        self.proba["before"][test], self.proba["after"][test] = before, after
+        self.calibration["temperatures"].append(temperature)
+        self.calibration["ece_before_folds"].append(expected_calibration_error(labels[test], before, classes))
+        self.calibration["ece_after_folds"].append(expected_calibration_error(labels[test], after, classes))
+
+    def calibration_summary(self) -> dict:
+        tested = ~np.isnan(self.proba["before"][:, 0])
+        y = self.labels[tested]
+        before, after = self.proba["before"][tested], self.proba["after"][tested]
+        return {
+            "system": "zero_shot+ensemble+amplification",
+            "ece_before": expected_calibration_error(y, before, self.classes, n_bins=_ECE_BINS),
+            "ece_after": expected_calibration_error(y, after, self.classes, n_bins=_ECE_BINS),
+            "n_bins": _ECE_BINS,
+            "pooled": "test clips of every fold pooled; temperature fitted on each fold's training clips (log-loss)",
+            "reliability": {"before": _reliability(y, before, self.classes), "after": _reliability(y, after, self.classes)},
+            **self.calibration,
+        }
+
+
+class _SpecialistRun:
+    """A specialist alone: the classifier on its embedding."""
+
+    def __init__(self, embeddings, labels, classes, base):
+        self.embeddings, self.labels, self.base = embeddings, labels, base
+        self.rows = _Rows(("specialist",), labels, classes)
+
+    def step(self, fold: Fold):
+        model = clone(self.base).fit(self.embeddings[fold.train], self.labels[fold.train])
+        self.rows.add("specialist", fold, model.predict(self.embeddings[fold.test]), {})
+
+
+class _FusionRun:
+    """A pair's fusion rows, each variant with its own inner-CV selection (see ``fusion_select``)."""
+
+    def __init__(self, zero_shot: _ZeroShotRun, embeddings, labels, classes, grid: Grid, base):
+        self.zero_shot, self.embeddings = zero_shot, embeddings
+        self.labels, self.classes, self.grid, self.base = labels, classes, grid, base
+        self.rows = _Rows(FUSION_VARIANTS, labels, classes)
+        self.selection = {name: [] for name in FUSION_VARIANTS}
+
+    def step(self, fold: Fold):
+        zs_params, zs = self.zero_shot.chosen[fold.id]
+        X = np.hstack([zs, self.embeddings])
+        for name in FUSION_VARIANTS:
+            fitted = fit_fusion(name, X, self.labels, fold, self.classes, self.grid, self.base)
+            self.rows.add(name, fold, fitted.model.predict(X[fold.test]), {**zs_params, **fitted.params})
+            self.selection[name].append({"fold": fold.id, **fitted.diagnostics(X[fold.test], self.labels[fold.test])})
+
+
+def _run_names(has_alm, has_fm):
+    return [s for s in SYSTEMS if (s == "specialist" and has_fm) or (s.startswith("zero_shot") and has_alm)
+            or (s.startswith("zs_fuse") and has_fm and has_alm)]
+
+
+def _evaluation(dataset, classes, labels, names, parts, zero_shot=None, fusion=None, comparisons=True,
+                features=None) -> Evaluation:
+    systems = {}
+    for part in parts:
+        systems.update(part.rows.systems())
+    systems = {s: systems[s] for s in names}
+    selection = {}
+    if zero_shot is not None:
+        selection.update(zero_shot.selection)
+    if fusion is not None:
+        selection["weight"] = fusion.selection["zs_fuse"]
+        selection["fusion"] = fusion.selection
+    tested = np.full(len(labels), None, dtype=object)
+    first = next(iter(systems.values()))
+    mask = np.asarray([p is not None for p in first.predictions])
+    tested[mask] = labels[mask]
+    comparison = {}
+    if fusion is not None and comparisons:
+        for name in FUSION_VARIANTS:
+            comparison[name] = paired_comparison(labels[mask], systems[name].predictions[mask],
+                                                 systems["specialist"].predictions[mask])
+    return Evaluation(dataset=dataset, classes=classes, systems=systems, selection=selection,
+                      calibration={} if zero_shot is None else zero_shot.calibration_summary(),
+                      comparison=comparison, labels=tested, features=features)
+
+
+def run_study(
+    feature_set: FeatureSet,
+    labels,
+    folds,
+    speakers,
+    *,
+    classes=None,
+    grid: Grid = Grid(),
+    development=None,
+    classifier=None,
+    dataset="corpus",
+    test=None,
+    log: Callable[[str], None] | None = None,
+) -> Study:
+    """Every ALM alone, every specialist alone and every (ALM, specialist) pair, fold by fold.
+
+    ``folds[i]`` is clip i's test fold (``-1``: training only). With ``test`` (a
+    boolean mask) the clips there form the one test set and all others train
+    (cross-corpus); see :func:`plan_folds`.
+    """
+    labels = np.asarray(labels, dtype=object)
+    folds = np.asarray(folds)
+    speakers = np.asarray(speakers, dtype=object)
+    classes = np.unique(labels) if classes is None else np.asarray(classes, dtype=object)
+    base = default_classifier() if classifier is None else classifier
+    log = log or (lambda message: None)
+    alm_runs = {a: _ZeroShotRun(f, labels, classes, grid) for a, f in feature_set.alms.items()}
+    fm_runs = {f: _SpecialistRun(e, labels, classes, base) for f, e in feature_set.fms.items()}
+    pair_runs = {(a, f): _FusionRun(alm_runs[a], feature_set.fms[f], labels, classes, grid, base)
+                 for a in alm_runs for f in fm_runs}
+    for fold in _iter_plan(labels, folds, speakers, development, test):
+        log(f"fold {fold.id}: {len(fold.train)} training clips, {len(fold.test)} test clips, "
+            f"{len(fold.splits)} inner splits")
+        for run in (*alm_runs.values(), *fm_runs.values(), *pair_runs.values()):
+            run.step(fold)
+    alm_results = {a: _evaluation(dataset, classes, labels, _run_names(True, False), [r], zero_shot=r,
+                                  features=feature_set.pair(a, None)) for a, r in alm_runs.items()}
+    fm_results = {f: _evaluation(dataset, classes, labels, _run_names(False, True), [r],
+                                 features=feature_set.pair(None, f)) for f, r in fm_runs.items()}
+    pair_results = {
+        (a, f): _evaluation(dataset, classes, labels, _run_names(True, True), [fm_runs[f], alm_runs[a], r],
+                            zero_shot=alm_runs[a], fusion=r, features=feature_set.pair(a, f))
+        for (a, f), r in pair_runs.items()
+    }
+    return Study(dataset=dataset, classes=classes, alms=list(alm_runs), fms=list(fm_runs), alm_runs=alm_results,
+                 fm_runs=fm_results, pairs=pair_results, feature_set=feature_set)
 
 
 def run_protocol(
@@ -84,124 +326,22 @@ def run_protocol(
     dataset="corpus",
     log: Callable[[str], None] | None = None,
 ) -> Evaluation:
-    """Learn, select and score every system fold by fold on precomputed ``features``.
+    """Learn, select and score every system fold by fold on one ALM's and one specialist's ``features``.
 
     ``folds[i]`` is clip i's test fold (``-1``: training only). For each test
     fold k the training clips are all others; selections use
     :func:`inner_splits` of the training clips only.
     """
-    labels = np.asarray(labels, dtype=object)
-    folds = np.asarray(folds)
-    speakers = np.asarray(speakers, dtype=object)
-    classes = np.unique(labels) if classes is None else np.asarray(classes, dtype=object)
-    base = default_classifier() if classifier is None else classifier
-    log = log or (lambda message: None)
-    n = len(labels)
-    has_fm = features.embeddings is not None
-    has_zs = features.zero_shot is not None
-    names = [s for s in SYSTEMS if (s == "specialist" and has_fm) or (s.startswith("zero_shot") and has_zs)
-             or (s == "zs_fuse" and has_fm and has_zs)]
-    predictions = {s: np.full(n, None, dtype=object) for s in names}
-    per_fold = {s: [] for s in names}
-    amplification_configs = [c for c in grid.amplifications if c in features.ensemble] if has_zs else []
-    selection = {"amplification": [], "weight": []}
-
-    for k in np.unique(folds[folds >= 0]):
-        test = np.flatnonzero(folds == k)
-        train = np.flatnonzero(folds != k)
-        splits = inner_splits(train, folds, speakers, labels, development)
-        log(f"fold {int(k)}: {len(train)} training clips, {len(test)} test clips, {len(splits)} inner splits")
-        params = {}
-        if has_fm and not has_zs:
-            spec = clone(base).fit(features.embeddings[train], labels[train])
-            predictions["specialist"][test] = spec.predict(features.embeddings[test])
-            params["specialist"] = {}
-        if has_zs:
-            predictions["zero_shot"][test] = _argmax_labels(classes, features.zero_shot[test])
-            predictions["zero_shot+ensemble"][test] = _argmax_labels(classes, features.ensemble[(1, 1)][test])
-            params["zero_shot"] = {"templates": "single", "audio_repeats": 1, "text_repeats": 1}
-            params["zero_shot+ensemble"] = {"templates": "ensemble", "audio_repeats": 1, "text_repeats": 1}
-            inner = [_zero_shot_inner_ua(features.ensemble[c], labels, classes, splits) for c in amplification_configs]
-            chosen = _select(amplification_configs, inner)
-            test_ua = [
-                unweighted_accuracy(labels[test], _argmax_labels(classes, features.ensemble[c][test]))
-                for c in amplification_configs
-            ]
-            selection["amplification"].append({
-                "fold": int(k),
-                "candidates": [list(c) for c in amplification_configs],
-                "inner_ua": inner,
-                "test_ua": test_ua,
-                "chosen": list(chosen),
-            })
-            zs = features.ensemble[chosen]
-            predictions["zero_shot+ensemble+amplification"][test] = _argmax_labels(classes, zs[test])
-            params["zero_shot+ensemble+amplification"] = {
-                "templates": "ensemble", "audio_repeats": chosen[0], "text_repeats": chosen[1]
-            }
-        if has_fm and has_zs:
-            weight, inner_w = _select_weight(zs, features.embeddings, labels, splits, grid.weights, base)
-            # One fit serves three systems: the fused model's classifier is the specialist
-            # (weight 0 returns its probabilities unchanged), and every weight's test UA is a
-            # diagnostic read from the same fit.
-            _require_all_classes(labels, train, len(classes), f"the training part of fold {int(k)}")
-            fused = LateFusionClassifier(method="weighted", classifier=base)
-            fused.fit(np.hstack([zs[train], features.embeddings[train]]), labels[train])
-            X_test = np.hstack([zs[test], features.embeddings[test]])
-            predictions["specialist"][test] = fused.set_params(weight=0.0).predict(X_test)
-            test_w = [unweighted_accuracy(labels[test], fused.set_params(weight=w).predict(X_test)) for w in grid.weights]
-            predictions["zs_fuse"][test] = fused.set_params(weight=weight).predict(X_test)
-            params["specialist"] = {}
-            params["zs_fuse"] = {**params["zero_shot+ensemble+amplification"], "weight": weight}
-            selection["weight"].append({
-                "fold": int(k), "weights": list(grid.weights), "inner_ua": inner_w, "test_ua": test_w, "chosen": weight
-            })
-        for s in names:
-            y_true, y_pred = labels[test], predictions[s][test]
-            per_fold[s].append({
-                "fold": int(k),
-                "n": int(len(test)),
-                **score_all(y_true, y_pred),
-                "params": params[s],
-                "confusion_matrix": confusion(y_true, y_pred, classes).tolist(),
-            })
-    systems = {s: SystemResult(s, predictions[s], per_fold[s]) for s in names}
-    return Evaluation(dataset=dataset, classes=classes, systems=systems, selection=selection)
-
-
-def _require_all_classes(labels, rows, n_classes, where):
-    """Weighted fusion lines zero-shot columns up with the classifier's classes: all must be seen."""
-    missing = sorted(set(np.unique(labels)) - set(np.unique(labels[rows])), key=str)
-    if missing:
-        raise ValueError(
-            f"{where} has no clip of class(es) {missing}, so ZS-Fuse's classifier cannot be trained on all "
-            f"{n_classes} classes there. Use folds whose training part holds every class (e.g. a fold column "
-            "in metadata.csv), or leave out the rare classes."
-        )
-
-
-def _select_weight(zs, emb, labels, splits, weights, base):
-    """The fusion weight with the best mean inner-CV UA, and that UA for every weight.
-
-    The specialist's classifier does not depend on the weight, so it is fitted
-    once per inner split and every weight is scored from the same fit.
-    """
-    inner = np.zeros((len(splits), len(weights)))
-    for i, (fit_rows, val_rows) in enumerate(splits):
-        _require_all_classes(labels, fit_rows, zs.shape[1], f"inner split {i + 1} of the training clips")
-        est = LateFusionClassifier(method="weighted", classifier=base).fit(
-            np.hstack([zs[fit_rows], emb[fit_rows]]), labels[fit_rows]
-        )
-        X_val = np.hstack([zs[val_rows], emb[val_rows]])
-        for j, w in enumerate(weights):
-            inner[i, j] = unweighted_accuracy(labels[val_rows], est.set_params(weight=w).predict(X_val))
-    mean_inner = inner.mean(axis=0).tolist()
-    return float(_select(list(weights), mean_inner)), mean_inner
+    study = run_study(FeatureSet.from_features(features), labels, folds, speakers, classes=classes, grid=grid,
+                      development=development, classifier=classifier, dataset=dataset, log=log)
+    result = study.primary
+    result.features = features
+    return result
 
 
 def select_final(features: Features, labels, folds, speakers, *, classes=None, grid: Grid = Grid(),
-                 development=None, classifier=None) -> dict:
-    """(N_a, N_t) and the fusion weight for a model trained on *all* clips.
+                 development=None, classifier=None, system: str = "zs_fuse") -> dict:
+    """(N_a, N_t) and the fusion settings of ``system`` for a model trained on *all* clips.
 
     The same inner CV as in :func:`run_protocol`, over every clip (for corpora
     whose clips all have a test fold, this is the outer folds themselves).
@@ -210,13 +350,30 @@ def select_final(features: Features, labels, folds, speakers, *, classes=None, g
     classes = np.unique(labels) if classes is None else np.asarray(classes, dtype=object)
     base = default_classifier() if classifier is None else classifier
     everything = np.arange(len(labels))
-    splits = inner_splits(everything, folds, speakers, labels, development)
+    fold = Fold(0, everything, everything[:0], inner_splits(everything, folds, speakers, labels, development))
     chosen = {}
     if features.zero_shot is not None:
         configs = [c for c in grid.amplifications if c in features.ensemble]
-        inner = [_zero_shot_inner_ua(features.ensemble[c], labels, classes, splits) for c in configs]
+        inner = [_zero_shot_inner_ua(features.ensemble[c], labels, classes, fold.splits) for c in configs]
         chosen["audio_repeats"], chosen["text_repeats"] = _select(configs, inner)
-        if features.embeddings is not None:
-            zs = features.ensemble[(chosen["audio_repeats"], chosen["text_repeats"])]
-            chosen["weight"], _ = _select_weight(zs, features.embeddings, labels, splits, grid.weights, base)
+        zs = features.ensemble[(chosen["audio_repeats"], chosen["text_repeats"])]
+        if features.embeddings is not None and system in FUSION_VARIANTS:
+            X = np.hstack([zs, features.embeddings])
+            chosen.update(fit_fusion(system, X, labels, fold, classes, grid, base).params)
+        elif system == "zero_shot+calibrated":
+            chosen["temperature"] = fit_temperature(zs, labels, classes)
     return chosen
+
+
+def _reliability(y, proba, classes, n_bins=_ECE_BINS) -> dict:
+    """Per confidence bin (the bins of ``expected_calibration_error``): mean confidence, accuracy, clips."""
+    confidence = proba.max(axis=1)
+    correct = classes[proba.argmax(axis=1)] == y
+    bins = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
+    out = {"confidence": [], "accuracy": [], "count": []}
+    for b in range(n_bins):
+        m = bins == b
+        out["count"].append(int(m.sum()))
+        out["confidence"].append(float(confidence[m].mean()) if m.any() else None)
+        out["accuracy"].append(float(correct[m].mean()) if m.any() else None)
+    return out
