@@ -32,6 +32,56 @@ def _model_arg(value: str):
     return None if value.strip().lower() == "none" else value
 
 
+def _layer_arg(value: str):
+    if value.strip().lower() == "all":
+        return "all"
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a layer index or 'all'") from None
+
+
+def _models(values, option, parser) -> list:
+    if values is None:
+        return []
+    if None in values and len(values) > 1:
+        parser.error(f"{option} none cannot be combined with models.")
+    return [v for v in values if v is not None]
+
+
+def _parse_labels(items, parser) -> dict:
+    from .datasets.labels import check_overrides
+
+    mapping = {}
+    for item in items or []:
+        source, sep, target = item.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            parser.error(f"--label {item!r}: expected SPELLING=CANONICAL, e.g. wut=angry.")
+        mapping[source.strip()] = target.strip()
+    try:
+        check_overrides(mapping)
+    except ValueError as exc:
+        parser.error(f"--label: {exc}")
+    return mapping
+
+
+def _relabel(corpora, mapping, parser) -> list:
+    """Each corpus with the --label spellings it has mapped; a spelling no corpus has is an error."""
+    from .datasets.labels import relabel
+
+    out, used = [], set()
+    for corpus in corpora:
+        present = {str(v).lower() for v in corpus.labels}
+        mine = {k: v for k, v in mapping.items() if k.lower() in present}
+        used |= set(mine)
+        out.append(relabel(corpus, mine) if mine else corpus)
+    unused = sorted(set(mapping) - used)
+    if unused:
+        seen = sorted({str(v) for c in corpora for v in c.labels})
+        parser.error(f"--label: no clip has the label(s) {unused}; labels found: {seen}.")
+    return out
+
+
 def _parse_grid(items, parser):
     from .evaluation import Grid
 
@@ -112,10 +162,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--dataset", required=True, choices=sorted(LOADERS), help="corpus loader")
     ev.add_argument("--root", required=True, type=Path, help="the corpus folder (your own copy)")
-    ev.add_argument("--alm", type=_model_arg, default=DEFAULT_ALM,
-                    help=f"CLAP hub id or local directory, or none (default: {DEFAULT_ALM})")
-    ev.add_argument("--fm", type=_model_arg, default=DEFAULT_FM,
-                    help=f"speech model hub id or directory, 'egemaps' (openSMILE), or none (default: {DEFAULT_FM})")
+    ev.add_argument("--alm", type=_model_arg, nargs="+", default=[DEFAULT_ALM], metavar="ALM",
+                    help=f"CLAP hub id(s) or local directories, or none (default: {DEFAULT_ALM}); several run "
+                    "every ALM alone and with every --fm")
+    ev.add_argument("--fm", type=_model_arg, nargs="+", default=[DEFAULT_FM], metavar="FM",
+                    help=f"speech model hub id(s) or directories, 'egemaps' (openSMILE), or none (default: {DEFAULT_FM})")
+    ev.add_argument("--layer", nargs="+", type=_layer_arg, default=None, metavar="LAYER",
+                    help="the specialist's hidden state: an index, 'all' (their mean), or several to sweep, e.g. "
+                    "--layer 0 6 12 all (audio is encoded once for all of them; default: the last layer)")
+    ev.add_argument("--test-dataset", choices=sorted(LOADERS), default=None,
+                    help="cross-corpus: train on --dataset, test on this corpus (on the classes both have)")
+    ev.add_argument("--test-root", type=Path, default=None, help="the test corpus folder, with --test-dataset")
+    ev.add_argument("--label", action="extend", nargs="+", metavar="SPELLING=CANONICAL",
+                    help="map a corpus's label spelling to the canonical vocabulary, e.g. --label wut=angry "
+                    "freude=happy (applies to whichever corpus has the spelling)")
+    ev.add_argument("--name", default=None, help="the corpus name in titles and tables (default: the loader's name)")
     ev.add_argument("--grid", nargs="+", metavar="KEY=V1,V2",
                     help="candidates: audio_repeats=1,2 text_repeats=1,2,3 weights=0,0.1,...,1 (the defaults; each N_a costs "
                     "one pass of the ALM over the corpus, N_t and weights are nearly free)")
@@ -162,10 +223,18 @@ def _evaluate(args, parser) -> int:
     from .evaluation import evaluate, final_model, select_final
     from .report import write_report
 
-    if args.alm is None and args.fm is None:
+    alms, fms = _models(args.alm, "--alm", parser), _models(args.fm, "--fm", parser)
+    if not alms and not fms:
         parser.error("--alm none and --fm none leave nothing to evaluate.")
+    if args.layer is not None and not fms:
+        parser.error("--layer chooses the specialist's hidden state, but --fm is none.")
+    if (args.test_dataset is None) != (args.test_root is None):
+        parser.error("--test-dataset and --test-root go together.")
+    if args.test_dataset is not None and args.save_model:
+        parser.error("--save-model with --test-dataset: save the model from a run on the training corpus alone.")
     grid = _parse_grid(args.grid, parser)
     prompts = _parse_prompts(args.prompt, parser)
+    labels = _parse_labels(args.label, parser)
     estimator_params = _estimator_params(args, parser)
     if not args.no_plots:
         try:
@@ -175,18 +244,30 @@ def _evaluate(args, parser) -> int:
     log = _log(args)
     try:
         corpus = load_corpus(args.dataset, args.root)
+        test_corpus = None if args.test_dataset is None else load_corpus(args.test_dataset, args.test_root)
     except CorpusError as exc:
         print(f"zsfuse evaluate: {exc}", file=sys.stderr)
         return 2
-    if corpus.n_folds < 1:
+    if labels:
+        corpus, test_corpus = (_relabel([corpus, test_corpus], labels, parser) if test_corpus is not None
+                               else (_relabel([corpus], labels, parser)[0], None))
+    if corpus.n_folds < 1 and test_corpus is None:
         print(f"zsfuse evaluate: {corpus.name} has no test fold.", file=sys.stderr)
         return 2
-    out = args.out or Path("zsfuse-results") / corpus.name
+    name = args.name or (corpus.name if test_corpus is None else f"{corpus.name} -> {test_corpus.name}")
+    out = args.out or Path("zsfuse-results") / name.replace(" -> ", "_to_")
     log(corpus.summary())
-    evaluation = evaluate(
-        corpus, alm=args.alm, fm=args.fm, grid=grid, class_prompts=prompts, device=args.device,
-        batch_size=args.batch_size, verbose=0 if args.quiet else 1, estimator_params=estimator_params, log=log,
-    )
+    if test_corpus is not None:
+        log(test_corpus.summary())
+    try:
+        evaluation = evaluate(
+            corpus, alm=alms, fm=fms, layer=args.layer, test_corpus=test_corpus, name=args.name, grid=grid,
+            class_prompts=prompts, device=args.device, batch_size=args.batch_size, verbose=0 if args.quiet else 1,
+            estimator_params=estimator_params, log=log,
+        )
+    except ValueError as exc:  # e.g. a layer out of range, corpora sharing fewer than two classes
+        print(f"zsfuse evaluate: {exc}", file=sys.stderr)
+        return 2
     written = write_report(evaluation, out, plots=not args.no_plots)
     print(evaluation.table())
     print()
@@ -198,9 +279,11 @@ def _evaluate(args, parser) -> int:
             print(f"zsfuse evaluate: --save-model {system!r} is not one of {list(evaluation.systems)}.", file=sys.stderr)
             return 2
         params = select_final(evaluation.features, corpus.labels, corpus.folds, corpus.speakers, classes=corpus.classes,
-                              grid=grid, development=corpus.development)
-        model = final_model(system, params, alm=args.alm, fm=args.fm, classes=corpus.classes, class_prompts=prompts,
-                            device=args.device, batch_size=args.batch_size, estimator_params=estimator_params)
+                              grid=grid, development=corpus.development, system=system)
+        model = final_model(system, params, alm=alms[0] if alms else None, fm=fms[0] if fms else None,
+                            layer=None if args.layer is None else args.layer[0], classes=corpus.classes,
+                            class_prompts=prompts, device=args.device, batch_size=args.batch_size,
+                            estimator_params=estimator_params)
         log(f"fitting {system} on all {len(corpus)} clips with {params}")
         model.fit(corpus.paths, corpus.labels)
         joblib.dump(model, out / "model.joblib")

@@ -13,13 +13,22 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_report", "plot_confusion", "plot_weight_curve", "plot_amplification_heatmap"]
+__all__ = ["write_report", "plot_confusion", "plot_weight_curve", "plot_amplification_heatmap", "plot_reliability",
+           "plot_layer_sweep", "as_study"]
 
 PLOTS = {
     "confusion": "confusion_matrix.png",
     "weight": "ua_vs_weight.png",
     "amplification": "ua_heatmap_amplification.png",
+    "reliability": "reliability_zero_shot.png",
+    "layers": "ua_vs_layer.png",
 }
+FOOTNOTE = ("UA = balanced accuracy (mean per-class recall), WA = accuracy, F1 = macro-F1; mean ± std over the test "
+            "folds (no std with a single test set). Per-class recall pools the test clips of all folds. The paired "
+            "comparison resamples test clips within each class (bootstrap, seeded) and gives McNemar's exact p-value "
+            "on the clips only one of the two systems gets right. zero_shot+calibrated divides the logits by a "
+            "temperature fitted on the training clips: its labels are those of the amplified ensemble, its "
+            "probabilities (ECE) differ.")
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -28,28 +37,64 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_report(evaluation, out_dir, *, plots: bool = True) -> dict:
-    """Write ``results.json``, ``table.md``, ``selection.json`` and the PNGs; return their paths.
+def as_study(evaluation):
+    """A :class:`~sklearn_zsfuse.evaluation.Study` for a Study or a single Evaluation (one table)."""
+    from .evaluation import Evaluation, Study
 
-    With ``plots=True`` and matplotlib missing, raises ImportError naming the extra.
+    if isinstance(evaluation, Study):
+        return evaluation
+    if not isinstance(evaluation, Evaluation):
+        raise TypeError(f"write_report takes a Study or an Evaluation, got {type(evaluation).__name__}.")
+    alm = str(evaluation.config.get("alm") or "ALM")
+    fm = str(evaluation.config.get("fm") or "specialist")
+    has_zs, has_fm = "zero_shot" in evaluation.systems, "specialist" in evaluation.systems
+    return Study(
+        dataset=evaluation.dataset, classes=evaluation.classes, alms=[alm] if has_zs else [],
+        fms=[fm] if has_fm else [], alm_runs={alm: evaluation} if has_zs and not has_fm else {},
+        fm_runs={fm: evaluation} if has_fm and not has_zs else {},
+        pairs={(alm, fm): evaluation} if has_zs and has_fm else {}, config=evaluation.config,
+    )
+
+
+def write_report(evaluation, out_dir, *, plots: bool = True, html: bool = True) -> dict:
+    """Write ``results.json``, ``table.md``, ``selection.json``, the PNGs and ``report.html``; return their paths.
+
+    ``evaluation`` is what :func:`~sklearn_zsfuse.evaluation.evaluate` returns (a
+    Study) or one Evaluation. ``report.html`` is one self-contained page (the
+    tables, the plots embedded, the configuration). With ``plots=True`` and
+    matplotlib missing, raises ImportError naming the extra.
     """
+    study = as_study(evaluation)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = {}
     written["results"] = out / "results.json"
-    _atomic_write_text(written["results"], json.dumps(evaluation.to_json(), indent=2, default=_jsonable) + "\n")
+    _atomic_write_text(written["results"], json.dumps(study.to_json(), indent=2, default=_jsonable) + "\n")
     written["table"] = out / "table.md"
-    _atomic_write_text(written["table"], _table_document(evaluation))
+    _atomic_write_text(written["table"], _table_document(study))
     written["selection"] = out / "selection.json"
-    _atomic_write_text(written["selection"], json.dumps(evaluation.selection, indent=2, default=_jsonable) + "\n")
+    selection = {f"{a} + {f}": run.selection for (a, f), run in study.pairs.items()}
+    selection.update({a: run.selection for a, run in study.alm_runs.items() if a not in selection})
+    if len(selection) == 1 or not selection:
+        selection = study.selection
+    _atomic_write_text(written["selection"], json.dumps(selection, indent=2, default=_jsonable) + "\n")
     if plots:
         _require_matplotlib()
-        best = evaluation.best_system()
-        written["confusion"] = plot_confusion(evaluation, best, out / PLOTS["confusion"])
-        if evaluation.selection.get("weight"):
-            written["weight"] = plot_weight_curve(evaluation, out / PLOTS["weight"])
-        if evaluation.selection.get("amplification"):
-            written["amplification"] = plot_amplification_heatmap(evaluation, out / PLOTS["amplification"])
+        primary = study.primary
+        written["confusion"] = plot_confusion(primary, primary.best_system(), out / PLOTS["confusion"])
+        if primary.selection.get("weight"):
+            written["weight"] = plot_weight_curve(primary, out / PLOTS["weight"])
+        if primary.selection.get("amplification"):
+            written["amplification"] = plot_amplification_heatmap(primary, out / PLOTS["amplification"])
+        if primary.calibration.get("reliability"):
+            written["reliability"] = plot_reliability(primary, out / PLOTS["reliability"])
+        if study.layer_sweep():
+            written["layers"] = plot_layer_sweep(study, out / PLOTS["layers"])
+    if html:
+        from .report_html import html_document
+
+        written["html"] = out / "report.html"
+        _atomic_write_text(written["html"], html_document(study, {k: v for k, v in written.items() if k in PLOTS}))
     return written
 
 
@@ -63,22 +108,67 @@ def _jsonable(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _table_document(evaluation) -> str:
-    c = evaluation.config
-    lines = [
-        f"# {evaluation.dataset}: speaker-independent evaluation",
-        "",
-        f"- clips: {c.get('n_clips')}, speakers: {c.get('n_speakers')}, folds: {len(c.get('folds', []))} "
-        f"({c.get('fold_scheme')})",
-        f"- ALM: {c.get('alm')}",
-        f"- specialist: {c.get('fm')}",
-        f"- selection: {c.get('selection')}",
-        "",
-        evaluation.table(),
-        "",
-        "UA = balanced accuracy (mean per-class recall), WA = accuracy, F1 = macro-F1; mean ± std over the test folds.",
-        "",
-    ]
+def sections(study) -> list:
+    """The report's parts in reading order, shared by table.md and report.html.
+
+    ``[(level, title, kind, payload)]``: kind "facts" (list of str), "table"
+    ((header, rows)), "text" (str).
+    """
+    c = study.config
+    out = []
+    n_folds = len(c.get("folds", [])) or study.n_folds
+    facts = [f"clips: {c.get('n_clips')}, speakers: {c.get('n_speakers')}, test folds: {n_folds} "
+             f"({c.get('fold_scheme')})",
+             f"ALM(s): {', '.join(study.alms) or 'none'}",
+             f"specialist(s): {', '.join(study.fms) or 'none'}",
+             f"selection: {c.get('selection')}"]
+    if study.cross_corpus:
+        x = study.cross_corpus
+        facts.append(f"cross-corpus: train {x['train']} ({x['train_clips']} clips), test {x['test']} "
+                     f"({x['test_clips']} clips); classes kept: {', '.join(x['kept'])}")
+        facts.append(f"dropped from {x['train']}: {_dropped(x['train_dropped'])}; dropped from {x['test']}: "
+                     f"{_dropped(x['test_dropped'])}")
+    out.append((2, "Run", "facts", facts))
+    if len(study.pairs) > 1:
+        from .evaluation import FUSIONS
+
+        for system in FUSIONS:
+            out.append((2, f"Summary: {system} UA (%), ALM x specialist", "table", study.grid_rows(system)))
+    for model, header, rows in study.layer_rows():
+        out.append((2, f"Layer sweep: {model}", "table", (header, rows)))
+    for title, run in study.tables():
+        out.append((2, title, "table", run.table_rows()))
+        out.append((3, "Per-class recall", "table", run.recall_rows()))
+        if run.comparison:
+            out.append((3, "Paired comparison with the specialist (same test clips)", "table", run.comparison_rows()))
+        if run.calibration:
+            out.append((3, "Calibration of the zero-shot probabilities", "table", run.calibration_rows()))
+    out.append((2, "Notes", "text", FOOTNOTE))
+    return out
+
+
+def _dropped(counts: dict) -> str:
+    return ", ".join(f"{k} ({v} clips)" for k, v in counts.items()) or "nothing"
+
+
+def _title(study) -> str:
+    kind = "cross-corpus evaluation" if study.cross_corpus else "speaker-independent evaluation"
+    return f"{study.dataset}: {kind}"
+
+
+def _table_document(study) -> str:
+    from .evaluation.tables import markdown_table
+
+    lines = [f"# {_title(study)}", ""]
+    for level, title, kind, payload in sections(study):
+        lines += ["#" * level + " " + title, ""]
+        if kind == "facts":
+            lines += [f"- {f}" for f in payload]
+        elif kind == "table":
+            lines.append(markdown_table(*payload))
+        else:
+            lines.append(payload)
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -127,7 +217,8 @@ def plot_confusion(evaluation, system: str, path) -> Path:
             ax.text(j, i, f"{100 * share[i, j]:.0f}\n({counts[i, j]})", ha="center", va="center", fontsize=7,
                     color="white" if share[i, j] > 0.5 else "black")
     ua = evaluation.systems[system].summary["ua"]
-    ax.set_title(f"{evaluation.dataset}: {system} (UA {100 * ua:.1f} %)\nsummed over {len(evaluation.systems[system].folds)} test folds")
+    n = len(evaluation.systems[system].folds)
+    ax.set_title(f"{evaluation.dataset}: {system} (UA {100 * ua:.1f} %)\nsummed over {n} test fold{'s' * (n > 1)}")
     return _save(fig, Path(path))
 
 
@@ -191,3 +282,50 @@ def _box(x, y):
     from matplotlib.patches import Rectangle
 
     return Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2)
+
+
+def plot_reliability(evaluation, path) -> Path:
+    """Reliability diagram of the zero-shot probabilities: accuracy per confidence bin, before and after calibration."""
+    c = evaluation.calibration
+    fig = _figure(figsize=(5.2, 4.6))
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect calibration")
+    for key, marker, label in (("before", "o", f"raw logits (ECE {c['ece_before']:.3f})"),
+                               ("after", "s", f"temperature-scaled (ECE {c['ece_after']:.3f})")):
+        r = c["reliability"][key]
+        points = [(x, y) for x, y in zip(r["confidence"], r["accuracy"]) if x is not None]
+        if points:
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, marker=marker, label=label)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (largest zero-shot probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{evaluation.dataset}: zero-shot reliability\n(test clips pooled, {c['n_bins']} bins)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    return _save(fig, Path(path))
+
+
+def plot_layer_sweep(study, path) -> Path:
+    """UA against the specialist's layer: the specialist alone and ZS-Fuse with each ALM."""
+    sweep = study.layer_sweep()
+    fig = _figure(figsize=(6.4, 4.2))
+    ax = fig.subplots()
+    for model, rows in sweep.items():
+        numeric = [(layer, cells) for layer, cells in rows if layer != "all"]
+        xs = [layer for layer, _ in numeric]
+        prefix = f"{model}: " if len(sweep) > 1 else ""
+        for column in rows[0][1]:
+            label = prefix + ("specialist" if column == "specialist" else f"ZS-Fuse with {column}")
+            line = ax.plot(xs, [100 * cells[column] for _, cells in numeric], marker="o", label=label)
+            mean = [cells[column] for layer, cells in rows if layer == "all"]
+            if mean:
+                ax.axhline(100 * mean[0], color=line[0].get_color(), linestyle=":", linewidth=1,
+                           label=f"{label}, mean of layers")
+    ax.set_xlabel("specialist layer (hidden state index)")
+    ax.set_ylabel("UA (%)")
+    ax.set_title(f"{study.dataset}: UA vs specialist layer (mean over test folds)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, Path(path))

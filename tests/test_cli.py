@@ -61,7 +61,8 @@ def test_evaluate_writes_the_table_json_and_plots(evaluated, capsys):
     assert doc["config"]["fold_scheme"] == "leave one speaker out"
     assert doc["config"]["class_prompts"]["freude"] == ["happy", "joyful"]
     for entry in doc["systems"].values():
-        assert set(entry) == {"ua", "wa", "f1", "ua_std", "folds"} and len(entry["folds"]) == 4
+        assert set(entry) == {"ua", "wa", "f1", "ua_std", "wa_std", "f1_std", "per_class_recall", "folds"}
+        assert len(entry["folds"]) == 4
         assert 0 <= entry["ua"] <= 1
     amp = [f["params"] for f in doc["systems"]["zero_shot+ensemble+amplification"]["folds"]]
     assert all(p["audio_repeats"] in (1, 2) and p["text_repeats"] in (1, 2) for p in amp)

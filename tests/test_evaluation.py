@@ -16,9 +16,11 @@ class SpyClassifier(ClassifierMixin, BaseEstimator):
 
     fitted_on: list = []  # shared by clones: (current fold, clip indices)
     current_fold = None
+    width = None  # the embedding's width: wider inputs (concat fusion) are standardised, not raw
 
     def fit(self, X, y):
-        SpyClassifier.fitted_on.append((SpyClassifier.current_fold, X[:, 0].astype(int)))
+        if SpyClassifier.width is None or X.shape[1] == SpyClassifier.width:
+            SpyClassifier.fitted_on.append((SpyClassifier.current_fold, X[:, 0].astype(int)))
         self.clf_ = LogisticRegression(max_iter=500).fit(X[:, 1:], y)
         self.classes_ = self.clf_.classes_
         return self
@@ -94,8 +96,18 @@ def test_no_clip_of_the_test_fold_is_fitted_on_or_used_to_select(monkeypatch):
         if message.startswith("fold "):
             SpyClassifier.current_fold = int(message.split()[1].rstrip(":"))
 
-    monkeypatch.setattr(ev, "inner_splits", spy_inner_splits)
-    SpyClassifier.fitted_on = []
+    from sklearn_zsfuse.fusion import LateFusionClassifier
+
+    real_fit = LateFusionClassifier.fit
+    fused_on = []
+
+    def spy_fit(self, X, y, *args, **kwargs):  # the fusion sees raw [zero-shot | embedding]: column 2 = clip index
+        fused_on.append((SpyClassifier.current_fold, np.asarray(X)[:, zs.shape[1]].astype(int)))
+        return real_fit(self, X, y, *args, **kwargs)
+
+    monkeypatch.setattr(ev.protocol, "inner_splits", spy_inner_splits)
+    monkeypatch.setattr(LateFusionClassifier, "fit", spy_fit)
+    SpyClassifier.fitted_on, SpyClassifier.width = [], emb.shape[1]
     run_protocol(features, labels, folds, speakers, grid=Grid(audio_repeats=(1, 2), text_repeats=(1, 2)),
                  classifier=SpyClassifier(), log=log)
     assert len(calls) == 3
@@ -105,8 +117,10 @@ def test_no_clip_of_the_test_fold_is_fitted_on_or_used_to_select(monkeypatch):
         for fit_rows, val_rows in splits:
             assert not test & (set(fit_rows) | set(val_rows))
             assert not set(fit_rows) & set(val_rows)
+    SpyClassifier.width = None
     assert {fold for fold, _ in SpyClassifier.fitted_on} == {1, 2, 3}
-    for fold, rows in SpyClassifier.fitted_on:
+    assert {fold for fold, _ in fused_on} == {1, 2, 3}
+    for fold, rows in SpyClassifier.fitted_on + fused_on:
         assert not set(rows) & set(np.flatnonzero(folds == fold)), fold
 
 
@@ -146,13 +160,16 @@ def test_table_json_schema_and_plots(tmp_path):
     written = write_report(result, tmp_path / "out")
     assert matplotlib.get_backend() == backend and plt.get_fignums() == figures  # no global pyplot state touched
     doc = json.loads(written["results"].read_text())
-    assert set(doc) == {"dataset", "config", "systems"} and doc["dataset"] == "toy"
+    assert set(doc) == {"dataset", "config", "systems", "calibration", "comparison", "alms", "fms", "alm", "fm",
+                        "pairs", "grid"} and doc["dataset"] == "toy"
     for name, entry in doc["systems"].items():
-        assert set(entry) == {"ua", "wa", "f1", "ua_std", "folds"}
+        assert set(entry) == {"ua", "wa", "f1", "ua_std", "wa_std", "f1_std", "per_class_recall", "folds"}
         assert len(entry["folds"]) == 3
-        assert entry["ua"] == pytest.approx(np.mean([f["ua"] for f in entry["folds"]]))
+        for m in ("ua", "wa", "f1"):
+            assert entry[m] == pytest.approx(np.mean([f[m] for f in entry["folds"]]))
+            assert entry[m + "_std"] == pytest.approx(np.std([f[m] for f in entry["folds"]]))
     assert doc["systems"]["zs_fuse"]["folds"][0]["params"]["weight"] in Grid().weights
-    for kind in ("confusion", "weight", "amplification"):
+    for kind in ("confusion", "weight", "amplification", "reliability"):
         assert written[kind].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| zs_fuse |" in written["table"].read_text()
 
@@ -201,11 +218,16 @@ def test_compute_features_runs_the_branches_concurrently_with_the_same_result(ti
 
 
 @pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")  # UA of the zero-shot rows in fold 1
-def test_a_training_part_without_some_class_is_refused_for_fusion():
+def test_a_training_part_without_some_class_still_fuses_by_label():
+    """Class c only in fold 1: its training part lacks c, yet the zero-shot columns stay aligned by label."""
     labels, folds, speakers, emb = toy()
     labels = labels.copy()
-    labels[folds == 1] = "c"  # class c only in fold 1: its training part lacks it
+    labels[(folds == 1) & (np.arange(len(labels)) % 4 == 0)] = "c"
     zs = np.zeros((len(labels), 3))
+    zs[np.arange(len(labels)), np.searchsorted(["a", "b", "c"], labels)] = 5.0  # perfect zero-shot
     features = Features(embeddings=emb[:, 1:], zero_shot=zs, ensemble={(1, 1): zs})
-    with pytest.raises(ValueError, match=r"has no clip of class\(es\) \['c'\]"):
-        run_protocol(features, labels, folds, speakers, grid=Grid(audio_repeats=(1,), text_repeats=(1,)))
+    result = run_protocol(features, labels, folds, speakers, grid=Grid(audio_repeats=(1,), text_repeats=(1,),
+                                                                       weights=(1.0,)))
+    fold1 = {s: r.folds[0] for s, r in result.systems.items()}
+    assert fold1["zs_fuse"]["ua"] == 1.0  # weight 1 = the zero-shot columns, read by label
+    assert fold1["zs_fuse"]["confusion_matrix"][2][2] == int(np.sum(labels == "c"))

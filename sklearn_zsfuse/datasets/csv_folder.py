@@ -6,6 +6,7 @@ import numpy as np
 
 from ._corpus import CorpusError, check_root, make_corpus, speaker_folds
 from ._tables import read_table, require_columns, resolve_paths
+from .labels import map_labels
 
 __all__ = ["load_csv"]
 
@@ -16,7 +17,7 @@ _EXPECTED = (
 )
 
 
-def load_csv(root, *, n_folds=N_FOLDS, allow_outside_root=False):
+def load_csv(root, *, n_folds=N_FOLDS, labels=None, allow_outside_root=False):
     """Load a folder + ``metadata.csv`` corpus.
 
     Columns: ``path`` (relative to ``root``; absolute paths must lie under it too),
@@ -26,6 +27,12 @@ def load_csv(root, *, n_folds=N_FOLDS, allow_outside_root=False):
     (leave one speaker out when there are fewer speakers). Without ``speaker``
     either, folds are stratified by label and are *not* speaker independent
     (said in the corpus's notes).
+
+    Labels are mapped to the canonical vocabulary of every loader
+    (:mod:`sklearn_zsfuse.datasets.labels`: ``"Anger"`` and ``"ang"`` become
+    ``"angry"``); ``labels`` (``{spelling: canonical label}``, e.g.
+    ``{"wut": "angry"}``) maps spellings it does not know. Labels it still does
+    not know are kept as written; the notes say which were mapped and which kept.
     """
     root = check_root(root, "csv", _EXPECTED)
     table_path = root / "metadata.csv"
@@ -40,8 +47,10 @@ def load_csv(root, *, n_folds=N_FOLDS, allow_outside_root=False):
     if empty:
         raise CorpusError(f"csv: {str(table_path)!r} has empty labels on line(s) {empty[:10]}.")
     paths = resolve_paths(root, table["path"], table_path, "csv", allow_outside_root=allow_outside_root)
-    labels = table["label"]
-    notes = []
+    try:
+        labels, notes = map_labels(table["label"], labels)
+    except ValueError as exc:
+        raise CorpusError(f"csv: {exc}") from None
     if "speaker" in table:
         blank = [i + 2 for i, v in enumerate(table["speaker"]) if not v]
         if blank:

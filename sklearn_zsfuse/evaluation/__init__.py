@@ -1,0 +1,55 @@
+"""The paper's evaluation table on a corpus: specialist, zero-shot, the ablations and ZS-Fuse.
+
+Two stages:
+
+1. :func:`compute_features` runs the models once: the specialist's embedding of
+   every clip, the zero-shot logits of the single-prompt system, and those of the
+   prompt ensemble for every (N_a, N_t) of the grid. Nothing here sees a label
+   (the models are frozen and zero-shot), so computing it on all clips leaks
+   nothing; audio is encoded once per N_a thanks to the embedding cache.
+2. :func:`run_protocol` does all the learning and selection on those arrays, fold
+   by fold. For each test fold, every choice ((N_a, N_t), the fusion weight) is
+   made by an inner cross-validation on the *training* clips only; the test fold
+   is then predicted once per system.
+
+The systems, in the order of the paper's ablation:
+
+- ``specialist``: the classifier on the specialist's embedding alone;
+- ``zero_shot``: one prompt template, N_a = N_t = 1;
+- ``zero_shot+ensemble``: the prompt ensemble, N_a = N_t = 1;
+- ``zero_shot+ensemble+amplification``: the ensemble with the (N_a, N_t) chosen
+  by inner CV;
+- ``zs_fuse``: weighted late fusion of that zero-shot system with the specialist,
+  the weight chosen by inner CV.
+"""
+
+from .compare import paired_comparison
+from .deploy import final_model
+from .features import FeatureSet, Features, ZeroShotFeatures, compute_feature_set, compute_features
+from .grid import Grid
+from .protocol import Fold, inner_splits, plan_folds, run_protocol, run_study, select_final
+from .results import FUSIONS, SYSTEMS, Evaluation, Study, SystemResult
+from .runner import evaluate
+
+__all__ = [
+    "FUSIONS",
+    "SYSTEMS",
+    "Evaluation",
+    "FeatureSet",
+    "Features",
+    "Fold",
+    "Grid",
+    "Study",
+    "SystemResult",
+    "ZeroShotFeatures",
+    "compute_feature_set",
+    "compute_features",
+    "evaluate",
+    "final_model",
+    "inner_splits",
+    "paired_comparison",
+    "plan_folds",
+    "run_protocol",
+    "run_study",
+    "select_final",
+]

@@ -1,0 +1,240 @@
+"""Running the frozen models once over a corpus: the arrays the protocol learns and selects from.
+
+Nothing here sees a label (the models are frozen and zero-shot), so computing
+the features on all clips leaks nothing. Every model is run once, however many
+pairs it takes part in; audio is encoded once per N_a (the embedding cache),
+and once per specialist however many of its layers are evaluated (every
+layer's pooled state comes out of one pass).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.base import clone
+
+from ..prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
+from .grid import Grid
+
+__all__ = ["FeatureSet", "Features", "ZeroShotFeatures", "compute_feature_set", "compute_features",
+           "route_estimator_params"]
+
+
+@dataclass
+class Features:
+    """Model outputs of one ALM and one specialist on every clip (either may be None)."""
+
+    embeddings: np.ndarray | None  # (n, D) specialist embedding, or None without a specialist
+    zero_shot: np.ndarray | None  # (n, C) logits, single template, N_a = N_t = 1
+    ensemble: dict = field(default_factory=dict)  # (N_a, N_t) -> (n, C) logits of the ensemble
+
+
+@dataclass
+class ZeroShotFeatures:
+    """One ALM's logits on every clip: the single prompt, and the ensemble per (N_a, N_t)."""
+
+    single: np.ndarray  # (n, C)
+    ensemble: dict  # (N_a, N_t) -> (n, C)
+
+
+@dataclass
+class FeatureSet:
+    """Every model's outputs on every clip, keyed by the names the tables use.
+
+    ``alms``: ALM name -> :class:`ZeroShotFeatures`; ``fms``: specialist name
+    (with its layer when several are evaluated, e.g. ``"wavlm [layer 3]"``) ->
+    ``(n, D)`` embeddings. ``fm_layers`` maps those names to ``(model, layer)``.
+    """
+
+    alms: dict = field(default_factory=dict)
+    fms: dict = field(default_factory=dict)
+    fm_layers: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_features(cls, features: Features, alm: str = "alm", fm: str = "fm") -> "FeatureSet":
+        out = cls()
+        if features.zero_shot is not None:
+            out.alms[alm] = ZeroShotFeatures(features.zero_shot, dict(features.ensemble))
+        if features.embeddings is not None:
+            out.fms[fm] = features.embeddings
+            out.fm_layers[fm] = (fm, None)
+        return out
+
+    def pair(self, alm: str | None, fm: str | None) -> Features:
+        """The :class:`Features` of one ALM and one specialist (either may be None)."""
+        zs = self.alms[alm] if alm is not None else None
+        return Features(
+            embeddings=self.fms[fm] if fm is not None else None,
+            zero_shot=None if zs is None else zs.single,
+            ensemble={} if zs is None else dict(zs.ensemble),
+        )
+
+
+def route_estimator_params(params: dict | None) -> tuple[dict, dict]:
+    """Split ``params`` into (ALM scorer's, specialist's): each goes to the estimator that has it.
+
+    A name both estimators take (``cache_dir``, ``max_duration``, ...) goes to both;
+    a name neither takes is refused with the names that are accepted.
+    """
+    from ..embedding import FMEmbedder
+    from ..zero_shot import ALMZeroShotScorer
+
+    params = dict(params or {})
+    alm_names = set(ALMZeroShotScorer().get_params()) - {"model"}
+    fm_names = set(FMEmbedder().get_params()) - {"model"}
+    unknown = sorted(set(params) - alm_names - fm_names)
+    if unknown:
+        raise ValueError(
+            f"estimator_params {unknown} is not a parameter of ALMZeroShotScorer or FMEmbedder; "
+            f"accepted: {sorted(alm_names | fm_names)}."
+        )
+    return ({k: v for k, v in params.items() if k in alm_names}, {k: v for k, v in params.items() if k in fm_names})
+
+
+def _names(models) -> dict:
+    """Model -> the name tables show: the string given (hub id, path, 'egemaps')."""
+    out = {}
+    for m in models:
+        name = str(m)
+        if name in out.values():
+            raise ValueError(f"model {name!r} is given twice.")
+        out[m] = name
+    return out
+
+
+def _layer_name(fm_name: str, layer, several: bool) -> str:
+    return f"{fm_name} [layer {layer}]" if several else fm_name
+
+
+def compute_feature_set(
+    paths: Sequence[str],
+    classes: Sequence,
+    *,
+    alms: Sequence = (),
+    fms: Sequence = (),
+    layers: Sequence | None = None,
+    grid: Grid = Grid(),
+    templates=DEFAULT_TEMPLATES,
+    single_template=SINGLE_TEMPLATE,
+    class_prompts=None,
+    device="auto",
+    batch_size=8,
+    verbose=0,
+    estimator_params=None,
+    concurrent=True,
+    log: Callable[[str], None] | None = None,
+) -> FeatureSet:
+    """Run every ALM and every specialist once over ``paths`` (no labels are used).
+
+    ``layers``: the specialist layers to evaluate (ints and/or ``"all"``, the
+    mean over layers); None uses the FMEmbedder's ``layer`` (from
+    ``estimator_params``, else its default). ``estimator_params`` go to the
+    estimator(s) that take them (:func:`route_estimator_params`). With
+    ``concurrent=True`` the specialists run on a second thread while the ALMs encode.
+    """
+    from ..embedding import FMEmbedder
+    from ..zero_shot import ALMZeroShotScorer
+
+    alms, fms = list(alms), list(fms)
+    if not alms and not fms:
+        raise ValueError("Nothing to evaluate: give an audio-language model (alm), a specialist (fm), or both.")
+    log = log or (lambda message: None)
+    alm_params, fm_params = route_estimator_params(estimator_params)
+    if layers is not None:
+        layers = list(layers)
+        if "layer" in fm_params:
+            raise ValueError("Give the specialist layer either as layer= or in estimator_params, not both.")
+        if not layers:
+            raise ValueError("layers is empty: give at least one layer index or 'all'.")
+    common = dict(device=device, batch_size=batch_size, verbose=verbose)
+    alm_names, fm_names = _names(alms), _names(fms)
+    # Fit every model first: a bad model id, a missing file or a layer out of range fails
+    # here, before any long run.
+    embedders = {}
+    for fm in fms:
+        embedder = FMEmbedder(fm, **common, **fm_params).fit(paths)
+        for layer in layers or []:
+            if layer != "all" and not (isinstance(layer, (int, np.integer)) and
+                                       -embedder.n_layers_ <= layer < embedder.n_layers_):
+                raise ValueError(
+                    f"layer {layer!r} is out of range for {str(fm)!r}, which has {embedder.n_layers_} hidden "
+                    f"states (valid: {-embedder.n_layers_}..{embedder.n_layers_ - 1} or 'all')."
+                )
+        embedders[fm] = embedder
+    scorers = {}
+    for alm in alms:
+        scorer = ALMZeroShotScorer(alm, classes=list(classes), class_prompts=class_prompts, **common, **alm_params)
+        single = clone(scorer).set_params(templates=single_template).fit(paths)
+        scorers[alm] = (scorer, single)
+
+    def embed_all() -> tuple[dict, dict]:
+        out, which = {}, {}
+        for fm, embedder in embedders.items():
+            name = fm_names[fm]
+            if layers is None:
+                log(f"specialist {name}: embedding {len(paths)} clips")
+                out[name] = embedder.transform(paths)
+                which[name] = (str(fm), embedder.layer)
+                continue
+            log(f"specialist {name}: embedding {len(paths)} clips, layers {layers} from one pass")
+            stacked = embedder.layer_embeddings(paths)  # (n, n_layers, D): every layer, one encoding
+            for layer in layers:
+                key = _layer_name(name, layer, len(layers) > 1)
+                out[key] = stacked.mean(axis=1) if layer == "all" else stacked[:, layer]
+                which[key] = (str(fm), layer)
+        return out, which
+
+    pending = None
+    fm_out: tuple = ({}, {})
+    if embedders and scorers and concurrent:
+        # The branches are independent: the specialists run on a second thread while the
+        # ALMs encode (on CPU, the mel front end and openSMILE are single-threaded).
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zsfuse-fm")
+        pending = pool.submit(embed_all)
+        pool.shutdown(wait=False)
+    elif embedders:
+        fm_out = embed_all()
+    alm_out = {}
+    for alm, (scorer, single) in scorers.items():
+        name = alm_names[alm]
+        log(f"zero-shot {name}: single prompt, N_a = N_t = 1")
+        zero_shot = single.transform(paths)
+        ensemble = {}
+        configs = [(1, 1)] + [c for c in grid.amplifications if c != (1, 1)]
+        for n_a, n_t in configs:
+            log(f"zero-shot {name}: prompt ensemble, N_a = {n_a}, N_t = {n_t}")
+            est = clone(scorer).set_params(templates=templates, audio_repeats=n_a, text_repeats=n_t)
+            ensemble[(n_a, n_t)] = est.fit(paths).transform(paths)
+        alm_out[name] = ZeroShotFeatures(zero_shot, ensemble)
+    if pending is not None:
+        fm_out = pending.result()
+    return FeatureSet(alms=alm_out, fms=fm_out[0], fm_layers=fm_out[1])
+
+
+def compute_features(
+    paths: Sequence[str],
+    classes: Sequence,
+    *,
+    alm=None,
+    fm=None,
+    grid: Grid = Grid(),
+    templates=DEFAULT_TEMPLATES,
+    single_template=SINGLE_TEMPLATE,
+    class_prompts=None,
+    device="auto",
+    batch_size=8,
+    verbose=0,
+    estimator_params=None,
+    concurrent=True,
+    log: Callable[[str], None] | None = None,
+) -> Features:
+    """:func:`compute_feature_set` for one ALM and one specialist (either may be None)."""
+    found = compute_feature_set(
+        paths, classes, alms=[] if alm is None else [alm], fms=[] if fm is None else [fm], grid=grid,
+        templates=templates, single_template=single_template, class_prompts=class_prompts, device=device,
+        batch_size=batch_size, verbose=verbose, estimator_params=estimator_params, concurrent=concurrent, log=log,
+    )
+    return found.pair(None if alm is None else str(alm), None if fm is None else str(fm))

@@ -1,0 +1,379 @@
+"""The protocol: learning, selection and scoring fold by fold on precomputed features.
+
+For each test fold, every choice ((N_a, N_t), the fusion weight, method options,
+the zero-shot temperature) is made on the *training* clips only, by the inner
+splits of :func:`inner_splits`; the test fold is then predicted once per system.
+
+Three kinds of run share one loop over the folds (so the inner splits of a fold
+are made once and every run sees the same ones):
+
+- an ALM alone: the zero-shot rows, the (N_a, N_t) choice, the calibration;
+- a specialist alone: its classifier;
+- a pair: the fusion rows, on the zero-shot system the ALM's run chose in that
+  fold and the specialist's embedding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import GroupKFold, StratifiedKFold
+
+from ..calibration import fit_temperature
+from ..fusion import default_classifier
+from ..metrics import confusion, expected_calibration_error, score_all, unweighted_accuracy
+from ..zero_shot import softmax
+from .compare import paired_comparison
+from .features import FeatureSet, Features, ZeroShotFeatures
+from .fusion_select import FUSION_VARIANTS, fit_fusion
+from .grid import Grid
+from .results import SYSTEMS, Evaluation, Study, SystemResult
+
+__all__ = ["Fold", "inner_splits", "plan_folds", "run_protocol", "run_study", "select_final"]
+
+_MAX_INNER_FOLDS = 5
+_ECE_BINS = 15
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One outer split: clips to learn and select on, the test clips, and the inner splits of ``train``."""
+
+    id: int
+    train: np.ndarray
+    test: np.ndarray
+    splits: list
+
+
+def inner_splits(train: np.ndarray, folds, speakers, labels, development=None) -> list:
+    """Validation splits of the training clips ``train`` (global indices) for model selection.
+
+    In order of preference: the corpus's official development set; the other
+    test folds (leave one training fold out); speaker-grouped folds; label-
+    stratified folds. Every index returned lies in ``train``.
+    """
+    train = np.asarray(train)
+    folds, speakers, labels = np.asarray(folds), np.asarray(speakers), np.asarray(labels)
+    if development is not None:
+        dev = np.asarray(development, dtype=bool)[train]
+        if dev.any() and (~dev).any():
+            return [(train[~dev], train[dev])]
+    train_folds = folds[train]
+    ids = np.unique(train_folds[train_folds >= 0])
+    if len(ids) >= 2:
+        return [(train[train_folds != k], train[train_folds == k]) for k in ids]
+    groups = speakers[train]
+    n_groups = len(np.unique(groups))
+    if n_groups >= 2:
+        splitter = GroupKFold(n_splits=min(_MAX_INNER_FOLDS, n_groups))
+        return [(train[a], train[b]) for a, b in splitter.split(train, labels[train], groups)]
+    counts = np.unique(labels[train], return_counts=True)[1]
+    k = min(_MAX_INNER_FOLDS, int(counts.min()))
+    if k < 2:
+        raise ValueError(
+            "Cannot select hyper-parameters: the training clips have a single speaker and a class with "
+            "one clip, so no validation split exists."
+        )
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=0)
+    return [(train[a], train[b]) for a, b in splitter.split(train, labels[train])]
+
+
+def plan_folds(labels, folds, speakers, development=None, *, test=None) -> list:
+    """The outer folds: each test fold against all other clips, or one (train, ``test``) split.
+
+    ``test`` (a boolean mask) makes a single fold that tests on those clips and
+    learns on all others, e.g. another corpus; the inner splits then come from
+    the training clips' own folds.
+    """
+    return list(_iter_plan(np.asarray(labels, dtype=object), np.asarray(folds), speakers, development, test))
+
+
+def _iter_plan(labels, folds, speakers, development, test):
+    # Lazily, one fold at a time: the protocol logs a fold before its inner splits are
+    # used, and looks ``inner_splits`` up in this module when the fold is reached.
+    if test is not None:
+        test = np.asarray(test, dtype=bool)
+        train = np.flatnonzero(~test)
+        yield Fold(1, train, np.flatnonzero(test), inner_splits(train, folds, speakers, labels, development))
+        return
+    for k in np.unique(folds[folds >= 0]):
+        train = np.flatnonzero(folds != k)
+        yield Fold(int(k), train, np.flatnonzero(folds == k), inner_splits(train, folds, speakers, labels, development))
+
+
+def _argmax_labels(classes, scores):
+    return classes[np.argmax(scores, axis=1)]
+
+
+def _zero_shot_inner_ua(logits, labels, classes, splits) -> float:
+    """Mean UA over the validation folds: zero-shot learns nothing, so only validation rows matter."""
+    return float(np.mean([unweighted_accuracy(labels[val], _argmax_labels(classes, logits[val])) for _, val in splits]))
+
+
+def _select(candidates: list, scores: list) -> object:
+    """The candidate with the best score; the earliest one on ties."""
+    return candidates[int(np.argmax(scores))]
+
+
+class _Rows:
+    """Predictions and per-fold scores of a set of systems, filled fold by fold."""
+
+    def __init__(self, names, labels, classes):
+        self.labels, self.classes = labels, classes
+        self.predictions = {s: np.full(len(labels), None, dtype=object) for s in names}
+        self.folds = {s: [] for s in names}
+
+    def add(self, name, fold: Fold, predicted, params):
+        self.predictions[name][fold.test] = predicted
+        y_true = self.labels[fold.test]
+        self.folds[name].append({
+            "fold": fold.id,
+            "n": int(len(fold.test)),
+            **score_all(y_true, predicted),
+            "params": params,
+            "confusion_matrix": confusion(y_true, predicted, self.classes).tolist(),
+        })
+
+    def systems(self) -> dict:
+        return {s: SystemResult(s, self.predictions[s], self.folds[s]) for s in self.predictions}
+
+
+class _ZeroShotRun:
+    """An ALM alone: single prompt, ensemble, (N_a, N_t) chosen by inner CV, calibrated by temperature."""
+
+    names = ("zero_shot", "zero_shot+ensemble", "zero_shot+ensemble+amplification", "zero_shot+calibrated")
+
+    def __init__(self, features: ZeroShotFeatures, labels, classes, grid: Grid):
+        self.features, self.labels, self.classes = features, labels, classes
+        self.configs = [c for c in grid.amplifications if c in features.ensemble]
+        if not self.configs:
+            raise ValueError(f"None of the grid's (N_a, N_t) {grid.amplifications} was computed.")
+        self.rows = _Rows(self.names, labels, classes)
+        self.chosen = {}  # fold id -> (params, logits of the chosen system on every clip)
+        self.selection = {"amplification": []}
+        self.proba = {"before": np.full((len(labels), len(classes)), np.nan), "after": None}
+        self.proba["after"] = self.proba["before"].copy()
+        self.calibration = {"temperatures": [], "ece_before_folds": [], "ece_after_folds": []}
+
+    def step(self, fold: Fold):
+        f, labels, classes, test = self.features, self.labels, self.classes, fold.test
+        self.rows.add("zero_shot", fold, _argmax_labels(classes, f.single[test]),
+                      {"templates": "single", "audio_repeats": 1, "text_repeats": 1})
+        self.rows.add("zero_shot+ensemble", fold, _argmax_labels(classes, f.ensemble[(1, 1)][test]),
+                      {"templates": "ensemble", "audio_repeats": 1, "text_repeats": 1})
+        inner = [_zero_shot_inner_ua(f.ensemble[c], labels, classes, fold.splits) for c in self.configs]
+        chosen = _select(self.configs, inner)
+        self.selection["amplification"].append({
+            "fold": fold.id,
+            "candidates": [list(c) for c in self.configs],
+            "inner_ua": inner,
+            "test_ua": [unweighted_accuracy(labels[test], _argmax_labels(classes, f.ensemble[c][test]))
+                        for c in self.configs],
+            "chosen": list(chosen),
+        })
+        zs = f.ensemble[chosen]
+        params = {"templates": "ensemble", "audio_repeats": chosen[0], "text_repeats": chosen[1]}
+        predicted = _argmax_labels(classes, zs[test])
+        self.rows.add("zero_shot+ensemble+amplification", fold, predicted, params)
+        # The temperature changes confidence, never the ranking: the row's labels are the
+        # amplified ensemble's, its probabilities (ECE) are what calibration improves.
+        temperature = fit_temperature(zs[fold.train], labels[fold.train], classes)
+        self.rows.add("zero_shot+calibrated", fold, predicted, {**params, "temperature": temperature})
+        self.chosen[fold.id] = (params, zs)
+        before, after = softmax(zs[test]), softmax(zs[test] / temperature)
+        self.proba["before"][test], self.proba["after"][test] = before, after
+        self.calibration["temperatures"].append(temperature)
+        self.calibration["ece_before_folds"].append(expected_calibration_error(labels[test], before, classes))
+        self.calibration["ece_after_folds"].append(expected_calibration_error(labels[test], after, classes))
+
+    def calibration_summary(self) -> dict:
+        tested = ~np.isnan(self.proba["before"][:, 0])
+        y = self.labels[tested]
+        before, after = self.proba["before"][tested], self.proba["after"][tested]
+        return {
+            "system": "zero_shot+ensemble+amplification",
+            "ece_before": expected_calibration_error(y, before, self.classes, n_bins=_ECE_BINS),
+            "ece_after": expected_calibration_error(y, after, self.classes, n_bins=_ECE_BINS),
+            "n_bins": _ECE_BINS,
+            "pooled": "test clips of every fold pooled; temperature fitted on each fold's training clips (log-loss)",
+            "reliability": {"before": _reliability(y, before, self.classes), "after": _reliability(y, after, self.classes)},
+            **self.calibration,
+        }
+
+
+class _SpecialistRun:
+    """A specialist alone: the classifier on its embedding."""
+
+    def __init__(self, embeddings, labels, classes, base):
+        self.embeddings, self.labels, self.base = embeddings, labels, base
+        self.rows = _Rows(("specialist",), labels, classes)
+
+    def step(self, fold: Fold):
+        model = clone(self.base).fit(self.embeddings[fold.train], self.labels[fold.train])
+        self.rows.add("specialist", fold, model.predict(self.embeddings[fold.test]), {})
+
+
+class _FusionRun:
+    """A pair's fusion rows, each variant with its own inner-CV selection (see ``fusion_select``)."""
+
+    def __init__(self, zero_shot: _ZeroShotRun, embeddings, labels, classes, grid: Grid, base):
+        self.zero_shot, self.embeddings = zero_shot, embeddings
+        self.labels, self.classes, self.grid, self.base = labels, classes, grid, base
+        self.rows = _Rows(FUSION_VARIANTS, labels, classes)
+        self.selection = {name: [] for name in FUSION_VARIANTS}
+
+    def step(self, fold: Fold):
+        zs_params, zs = self.zero_shot.chosen[fold.id]
+        X = np.hstack([zs, self.embeddings])
+        for name in FUSION_VARIANTS:
+            fitted = fit_fusion(name, X, self.labels, fold, self.classes, self.grid, self.base)
+            self.rows.add(name, fold, fitted.model.predict(X[fold.test]), {**zs_params, **fitted.params})
+            self.selection[name].append({"fold": fold.id, **fitted.diagnostics(X[fold.test], self.labels[fold.test])})
+
+
+def _run_names(has_alm, has_fm):
+    return [s for s in SYSTEMS if (s == "specialist" and has_fm) or (s.startswith("zero_shot") and has_alm)
+            or (s.startswith("zs_fuse") and has_fm and has_alm)]
+
+
+def _evaluation(dataset, classes, labels, names, parts, zero_shot=None, fusion=None, comparisons=True,
+                features=None) -> Evaluation:
+    systems = {}
+    for part in parts:
+        systems.update(part.rows.systems())
+    systems = {s: systems[s] for s in names}
+    selection = {}
+    if zero_shot is not None:
+        selection.update(zero_shot.selection)
+    if fusion is not None:
+        selection["weight"] = fusion.selection["zs_fuse"]
+        selection["fusion"] = fusion.selection
+    tested = np.full(len(labels), None, dtype=object)
+    first = next(iter(systems.values()))
+    mask = np.asarray([p is not None for p in first.predictions])
+    tested[mask] = labels[mask]
+    comparison = {}
+    if fusion is not None and comparisons:
+        for name in FUSION_VARIANTS:
+            comparison[name] = paired_comparison(labels[mask], systems[name].predictions[mask],
+                                                 systems["specialist"].predictions[mask])
+    return Evaluation(dataset=dataset, classes=classes, systems=systems, selection=selection,
+                      calibration={} if zero_shot is None else zero_shot.calibration_summary(),
+                      comparison=comparison, labels=tested, features=features)
+
+
+def run_study(
+    feature_set: FeatureSet,
+    labels,
+    folds,
+    speakers,
+    *,
+    classes=None,
+    grid: Grid = Grid(),
+    development=None,
+    classifier=None,
+    dataset="corpus",
+    test=None,
+    log: Callable[[str], None] | None = None,
+) -> Study:
+    """Every ALM alone, every specialist alone and every (ALM, specialist) pair, fold by fold.
+
+    ``folds[i]`` is clip i's test fold (``-1``: training only). With ``test`` (a
+    boolean mask) the clips there form the one test set and all others train
+    (cross-corpus); see :func:`plan_folds`.
+    """
+    labels = np.asarray(labels, dtype=object)
+    folds = np.asarray(folds)
+    speakers = np.asarray(speakers, dtype=object)
+    classes = np.unique(labels) if classes is None else np.asarray(classes, dtype=object)
+    base = default_classifier() if classifier is None else classifier
+    log = log or (lambda message: None)
+    alm_runs = {a: _ZeroShotRun(f, labels, classes, grid) for a, f in feature_set.alms.items()}
+    fm_runs = {f: _SpecialistRun(e, labels, classes, base) for f, e in feature_set.fms.items()}
+    pair_runs = {(a, f): _FusionRun(alm_runs[a], feature_set.fms[f], labels, classes, grid, base)
+                 for a in alm_runs for f in fm_runs}
+    for fold in _iter_plan(labels, folds, speakers, development, test):
+        log(f"fold {fold.id}: {len(fold.train)} training clips, {len(fold.test)} test clips, "
+            f"{len(fold.splits)} inner splits")
+        for run in (*alm_runs.values(), *fm_runs.values(), *pair_runs.values()):
+            run.step(fold)
+    alm_results = {a: _evaluation(dataset, classes, labels, _run_names(True, False), [r], zero_shot=r,
+                                  features=feature_set.pair(a, None)) for a, r in alm_runs.items()}
+    fm_results = {f: _evaluation(dataset, classes, labels, _run_names(False, True), [r],
+                                 features=feature_set.pair(None, f)) for f, r in fm_runs.items()}
+    pair_results = {
+        (a, f): _evaluation(dataset, classes, labels, _run_names(True, True), [fm_runs[f], alm_runs[a], r],
+                            zero_shot=alm_runs[a], fusion=r, features=feature_set.pair(a, f))
+        for (a, f), r in pair_runs.items()
+    }
+    return Study(dataset=dataset, classes=classes, alms=list(alm_runs), fms=list(fm_runs), alm_runs=alm_results,
+                 fm_runs=fm_results, pairs=pair_results, feature_set=feature_set)
+
+
+def run_protocol(
+    features: Features,
+    labels,
+    folds,
+    speakers,
+    *,
+    classes=None,
+    grid: Grid = Grid(),
+    development=None,
+    classifier=None,
+    dataset="corpus",
+    log: Callable[[str], None] | None = None,
+) -> Evaluation:
+    """Learn, select and score every system fold by fold on one ALM's and one specialist's ``features``.
+
+    ``folds[i]`` is clip i's test fold (``-1``: training only). For each test
+    fold k the training clips are all others; selections use
+    :func:`inner_splits` of the training clips only.
+    """
+    study = run_study(FeatureSet.from_features(features), labels, folds, speakers, classes=classes, grid=grid,
+                      development=development, classifier=classifier, dataset=dataset, log=log)
+    result = study.primary
+    result.features = features
+    return result
+
+
+def select_final(features: Features, labels, folds, speakers, *, classes=None, grid: Grid = Grid(),
+                 development=None, classifier=None, system: str = "zs_fuse") -> dict:
+    """(N_a, N_t) and the fusion settings of ``system`` for a model trained on *all* clips.
+
+    The same inner CV as in :func:`run_protocol`, over every clip (for corpora
+    whose clips all have a test fold, this is the outer folds themselves).
+    """
+    labels = np.asarray(labels, dtype=object)
+    classes = np.unique(labels) if classes is None else np.asarray(classes, dtype=object)
+    base = default_classifier() if classifier is None else classifier
+    everything = np.arange(len(labels))
+    fold = Fold(0, everything, everything[:0], inner_splits(everything, folds, speakers, labels, development))
+    chosen = {}
+    if features.zero_shot is not None:
+        configs = [c for c in grid.amplifications if c in features.ensemble]
+        inner = [_zero_shot_inner_ua(features.ensemble[c], labels, classes, fold.splits) for c in configs]
+        chosen["audio_repeats"], chosen["text_repeats"] = _select(configs, inner)
+        zs = features.ensemble[(chosen["audio_repeats"], chosen["text_repeats"])]
+        if features.embeddings is not None and system in FUSION_VARIANTS:
+            X = np.hstack([zs, features.embeddings])
+            chosen.update(fit_fusion(system, X, labels, fold, classes, grid, base).params)
+        elif system == "zero_shot+calibrated":
+            chosen["temperature"] = fit_temperature(zs, labels, classes)
+    return chosen
+
+
+def _reliability(y, proba, classes, n_bins=_ECE_BINS) -> dict:
+    """Per confidence bin (the bins of ``expected_calibration_error``): mean confidence, accuracy, clips."""
+    confidence = proba.max(axis=1)
+    correct = classes[proba.argmax(axis=1)] == y
+    bins = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
+    out = {"confidence": [], "accuracy": [], "count": []}
+    for b in range(n_bins):
+        m = bins == b
+        out["count"].append(int(m.sum()))
+        out["confidence"].append(float(confidence[m].mean()) if m.any() else None)
+        out["accuracy"].append(float(correct[m].mean()) if m.any() else None)
+    return out
