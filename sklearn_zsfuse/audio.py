@@ -488,8 +488,11 @@ def fit_to_window(
     if n < window:
         if pad == "repeat":
             return np.tile(wave, -(-window // n))[:window]
-        wave = np.tile(wave, window // n)
-        return np.pad(wave, (0, window - wave.shape[0]))
+        # Whole repeats then zeros, written once into the window (tile + pad copied twice).
+        out = np.zeros(window, dtype=wave.dtype)
+        repeats = window // n
+        out[: repeats * n].reshape(repeats, n)[:] = wave
+        return out
     if n == window:
         return wave
     start = _crop_start(n - window, crop, rng)

@@ -293,3 +293,20 @@ def test_cache_summary_counts_are_per_encoder_and_never_negative(monkeypatch, tm
     out = capsys.readouterr().out
     assert "[FMEmbedder] 5 clips: 2 encoded, 1 reused from memory, 2 from disk" in out, out
     assert "-" not in out.split("clips:")[-1].split("(")[0]
+
+
+def test_n_workers_reaches_both_estimators_from_the_pipeline_and_the_cli(capsys):
+    from sklearn_zsfuse import make_zsfuse_pipeline
+    from sklearn_zsfuse.cli import _estimator_params, build_parser
+
+    pipe = make_zsfuse_pipeline(n_workers=3)
+    assert pipe.get_params()["features__zs__n_workers"] == pipe.get_params()["features__fm__n_workers"] == 3
+    parser = build_parser()
+    for command in (["embed", "--fm", "egemaps", "a.wav", "--out", "x.npy"], ["evaluate", "--dataset", "ravdess", "--root", "r"]):
+        args = parser.parse_args([*command, "--workers", "3"])
+        assert _estimator_params(args, parser)["n_workers"] == 3
+        assert "n_workers" not in _estimator_params(parser.parse_args(command), parser)
+    assert parser.parse_args(["predict", "m.joblib", "a.wav", "--workers", "2"]).workers == 2
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["embed", "--fm", "egemaps", "a.wav", "--out", "x.npy", "--workers", "0"])
+    assert exit_info.value.code == 2 and "--workers" in capsys.readouterr().err
