@@ -16,7 +16,7 @@ from .cache import disk_cache
 from .encoders import get_speech_encoder
 from .encoders.base import load_error, model_source
 from .encoders.opensmile_egemaps import is_egemaps
-from .persistence import WeightsInPickleMixin, check_same_behaviour, weights_id
+from .persistence import WeightsInPickleMixin, check_same_behaviour, check_weights_can_travel, weights_id
 
 __all__ = ["FMEmbedder"]
 
@@ -140,6 +140,7 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
                 "or 'all')."
             )
         encoder = self._encoder()
+        check_weights_can_travel(self, encoder)  # before anything is saved
         self.weights_id_ = weights_id(encoder)
         self.probe_embedding_ = encoder.probe_embedding().copy()
         return self

@@ -16,7 +16,7 @@ from ._labels import warn_unseen_labels
 from .audio import amplified_window, decode
 from .cache import CacheTiers, disk_cache, text_cache
 from .encoders import get_alm_encoder
-from .persistence import WeightsInPickleMixin, check_same_behaviour, weights_id
+from .persistence import WeightsInPickleMixin, check_same_behaviour, check_weights_can_travel, weights_id
 from .prompts import DEFAULT_TEMPLATES, build_prompts
 
 __all__ = ["ALMZeroShotScorer", "softmax"]
@@ -227,6 +227,7 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         )
         self._warn_unused_class_prompts()
         encoder = self._encoder()
+        check_weights_can_travel(self, encoder)  # before anything is saved
         self.text_embeddings_ = self._text_embeddings(encoder)
         self.logit_scale_ = float(self.logit_scale if self.logit_scale is not None else encoder.logit_scale)
         self.weights_id_ = weights_id(encoder)
