@@ -45,7 +45,8 @@ def training_checkpoint():
         "labels": np.arange(5, dtype=np.int32),
         "dtype": np.dtype("float32"),
         "args": argparse.Namespace(amodel="HTSAT-tiny", lr=1e-4, datasets=["audioset"], seed=None),
-        "misc": {"tags": {"a", "b"}, "span": complex(1, 2), "raw": b"\x00\xff", "none": None},
+        "misc": {"tags": {"a", "b"}, "span": complex(1, 2), "raw": b"\x00\xff", "none": None,
+                 "by_class": collections.defaultdict(list, {"a": [1]}), "frozen": frozenset({1})},
     }
 
 
@@ -163,3 +164,16 @@ def test_missing_and_damaged_files_name_the_file(tmp_path):
     damaged.write_bytes(damaged.read_bytes()[:2000])
     with pytest.raises(ModelLoadError, match=r"damaged.pt' is not a readable torch checkpoint"):
         laion.load_checkpoint(str(damaged), model="x")
+
+
+def test_without_torch_private_allowlist_the_core_rebuilders_remain(monkeypatch):
+    import torch._weights_only_unpickler as wo
+
+    from sklearn_zsfuse.encoders import checkpoint
+
+    full = checkpoint._torch_weights_only_globals()
+    monkeypatch.delattr(wo, "_get_allowed_globals")
+    core = checkpoint._torch_weights_only_globals()
+    for name in ("torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter", "torch.float16",
+                 "torch._tensor._rebuild_from_type_v2"):
+        assert core[name] is full[name]

@@ -13,8 +13,8 @@ a restricted unpickler instead:
   and sizes (the set torch's ``weights_only`` loader trusts), ``OrderedDict``,
   numpy's scalar, dtype and array reconstruction (``numpy.core`` and
   ``numpy._core`` spellings), ``argparse.Namespace`` (training scripts save their
-  ``args``) and a few plain builtins (``set``, ``frozenset``, ``complex``,
-  ``bytearray``, ``slice``, ``range``); anything else raises
+  ``args``) and the constructors of plain values (``set``, ``list``, ``dict``,
+  ``int``, ``str``, ``complex``, ``bytearray``, ``slice``, ...); anything else raises
   :class:`UnsafeCheckpointError` naming it, before it is imported;
 - ``BUILD`` (setting an object's state) is refused on classes and for dunder
   attributes, so a file cannot patch a class for the rest of the process.
@@ -47,7 +47,29 @@ _NUMPY = {
     "multiarray._reconstruct": ("multiarray", "_reconstruct"),
     "numeric._frombuffer": ("numeric", "_frombuffer"),
 }
-_BUILTINS = ("set", "frozenset", "complex", "bytearray", "slice", "range")
+# Constructors of plain values (a defaultdict(list) pickles as defaultdict + builtins.list).
+_BUILTINS = (
+    "set", "frozenset", "complex", "bytearray", "slice", "range", "list", "dict", "tuple", "int", "float",
+    "str", "bool", "bytes",
+)
+
+
+def _torch_weights_only_globals() -> dict[str, object]:
+    """What torch's own weights_only loader trusts (tensors, storages, dtypes, layouts, devices)."""
+    import torch
+
+    try:
+        from torch._weights_only_unpickler import _get_allowed_globals
+
+        return dict(_get_allowed_globals())
+    except (ImportError, AttributeError):  # a torch without that (private) list: the core of it
+        rebuilders = [n for n in dir(torch._utils) if n.startswith("_rebuild_")]
+        allowed = {f"torch._utils.{n}": getattr(torch._utils, n) for n in rebuilders}
+        allowed.update({str(t): t for t in vars(torch).values() if isinstance(t, torch.dtype)})
+        allowed["torch.nn.parameter.Parameter"] = torch.nn.Parameter
+        allowed["torch._tensor._rebuild_from_type_v2"] = torch._tensor._rebuild_from_type_v2
+        allowed["torch.serialization._get_layout"] = torch.serialization._get_layout
+        return allowed
 
 
 @functools.cache
@@ -60,9 +82,8 @@ def allowed_globals() -> dict[str, object]:
 
     import numpy as np
     import torch
-    from torch import _weights_only_unpickler
 
-    allowed = dict(_weights_only_unpickler._get_allowed_globals())  # tensors, storages, dtypes, devices
+    allowed = _torch_weights_only_globals()
     allowed.update(
         {
             "collections.OrderedDict": collections.OrderedDict,
