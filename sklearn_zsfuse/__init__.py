@@ -11,7 +11,7 @@ from .embedding import FMEmbedder
 from .encoders import MissingExtraError, ModelLoadError, ModelMismatchError, clear_models
 from .fusion import LateFusionClassifier
 from .fusion_cv import LateFusionClassifierCV
-from .persistence import SKOPS_TRUSTED_TYPES
+from .persistence import SKOPS_TRUSTED_TYPES, save_model
 from .pipeline import PARAM_PATHS, make_zsfuse_pipeline
 from .prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
 from .zero_shot import ALMZeroShotScorer
@@ -34,4 +34,5 @@ __all__ = [
     "clear_caches",
     "clear_models",
     "make_zsfuse_pipeline",
+    "save_model",
 ]

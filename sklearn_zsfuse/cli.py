@@ -199,8 +199,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "over all folds, and save it to OUT/model.joblib for `zsfuse predict`")
     _add_runtime_options(ev)
 
-    pr = sub.add_parser("predict", help="label and class probabilities of audio files with a saved model")
-    pr.add_argument("model", type=Path, help="a fitted estimator saved with joblib (e.g. by evaluate --save-model)")
+    pr = sub.add_parser(
+        "predict",
+        help="label and class probabilities of audio files with a saved model",
+        description="Predict with a fitted estimator saved as .skops (skops.io.dump) or with joblib/pickle. "
+        "A .skops file is read without running code from it, and only if every type it holds is one "
+        "of scikit-learn's, numpy's or this package's (SKOPS_TRUSTED_TYPES). A .joblib/.pkl file is a "
+        "pickle: loading it RUNS WHATEVER CODE IT HOLDS. Only load pickles you made yourself; use "
+        ".skops for files from anyone else.",
+    )
+    pr.add_argument("model", type=Path,
+                    help="MODEL.skops (safe to load), or MODEL.joblib / .pkl (runs code: only files you made), "
+                    "e.g. from evaluate --save-model")
     pr.add_argument("files", nargs="+", type=Path, help="audio files")
     pr.add_argument("--format", choices=["csv", "json"], default="csv", help="output format on stdout (default: csv)")
     pr.add_argument("--dtype", choices=DTYPES, default=None, help="run the saved model's encoders at this "
@@ -229,10 +239,9 @@ def main(argv=None) -> int:
 
 
 def _evaluate(args, parser) -> int:
-    import joblib
-
     from .datasets import CorpusError, load_corpus
     from .evaluation import evaluate, final_model, select_final
+    from .persistence import save_model
     from .report import write_report
 
     alms, fms = _models(args.alm, "--alm", parser), _models(args.fm, "--fm", parser)
@@ -298,7 +307,7 @@ def _evaluate(args, parser) -> int:
                             estimator_params=estimator_params)
         log(f"fitting {system} on all {len(corpus)} clips with {params}")
         model.fit(corpus.paths, corpus.labels)
-        joblib.dump(model, out / "model.joblib")
+        save_model(model, out / "model.joblib")  # atomic: a failed save keeps the previous file
         print(f"model: {out / 'model.joblib'} ({system}, {params})")
     return 0
 
@@ -310,9 +319,20 @@ def _predict(args, parser) -> int:
 
     if not args.model.is_file():
         parser.error(f"model file {str(args.model)!r} not found.")
-    model = joblib.load(args.model)
-    if not hasattr(model, "predict"):
-        parser.error(f"{str(args.model)!r} holds a {type(model).__name__}, not a fitted estimator with predict().")
+    if args.model.suffix.lower() == ".skops":
+        model, problem = _read_skops(args.model)
+        if problem:
+            print(f"zsfuse predict: {problem}", file=sys.stderr)
+            return 2
+    else:
+        model = joblib.load(args.model)  # a pickle: runs its code (said in --help and docs/cli.md)
+    if not callable(getattr(type(model), "predict", None)) or not hasattr(model, "get_params"):
+        print(
+            f"zsfuse predict: {str(args.model)!r} holds a {type(model).__name__}, not a fitted estimator "
+            "with predict().",
+            file=sys.stderr,
+        )
+        return 2
     if args.dtype is not None and hasattr(model, "get_params"):
         model.set_params(**{k: args.dtype for k in model.get_params() if k == "dtype" or k.endswith("__dtype")})
     paths = [str(p) for p in args.files]
@@ -341,6 +361,29 @@ def _predict(args, parser) -> int:
         for i, (p, lab) in enumerate(zip(paths, labels)):
             writer.writerow([p, lab] + ([f"{v:.6f}" for v in proba[i]] if proba is not None else []))
     return 0
+
+
+def _read_skops(path: Path):
+    """``(estimator, None)``, or ``(None, one-line reason)``: untrusted types are named, never built."""
+    from .encoders import ModelLoadError
+    from .persistence import SKOPS_TRUSTED_TYPES
+
+    try:
+        import skops.io as sio
+    except ImportError:
+        return None, f"reading {str(path)!r} needs skops: pip install 'sklearn-zsfuse[deploy]'."
+    try:
+        untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(SKOPS_TRUSTED_TYPES))
+        if untrusted:
+            return None, (
+                f"{str(path)!r} holds types that are not trusted, so it was not loaded: {untrusted}. If you "
+                "trust the file, load it in Python with skops.io.load(path, trusted=[...])."
+            )
+        return sio.load(path, trusted=SKOPS_TRUSTED_TYPES), None
+    except ModelLoadError as exc:
+        return None, f"{str(path)!r}: {exc}"
+    except Exception as exc:  # skops raises many types for a damaged or foreign file
+        return None, f"{str(path)!r} is not a readable .skops file ({type(exc).__name__}: {exc})."
 
 
 def _embed(args, parser) -> int:

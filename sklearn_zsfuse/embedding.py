@@ -17,7 +17,7 @@ from .cache import audio_cache, disk_cache
 from .encoders import abilities, get_speech_encoder
 from .engine.forward import fm_layers
 from .engine.plan import clip_seconds
-from .persistence import WeightsInPickleMixin, check_same_behaviour, weights_id
+from .persistence import WeightsInPickleMixin, check_same_behaviour, check_weights_can_travel, weights_id
 
 __all__ = ["FMEmbedder"]
 
@@ -160,6 +160,7 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
                 f"{self.n_layers_} hidden states (valid: {-self.n_layers_}..{self.n_layers_ - 1} "
                 "or 'all')."
             )
+        check_weights_can_travel(self, encoder)  # before anything is saved
         self.weights_id_ = weights_id(encoder)
         self.probe_embedding_ = encoder.probe_embedding().copy()
         return self

@@ -240,12 +240,40 @@ def _unpacked_source(directory: Path, files: dict[str, bytes]):
         backend = manifest["backend"]
     except (ValueError, TypeError, KeyError) as exc:
         raise ModelLoadError(f"The embedded {BACKEND_MANIFEST} is not readable ({exc}).") from exc
-    from .encoders import laion, msclap
 
-    backends = {"msclap": msclap.MSClap, "laion_clap": laion.LaionClap}
-    if backend not in backends:
-        raise ModelLoadError(f"The embedded model names an unknown backend {backend!r} (known: {sorted(backends)}).")
-    return backends[backend].from_saved(directory, manifest, files)
+    def embedded(field, *, folder=False):
+        # The manifest may only name files of the payload (already confined to ``directory``).
+        name = manifest.get(field)
+        present = isinstance(name, str) and (
+            any(f.startswith(name + "/") for f in files) if folder else name in files
+        )
+        if not present:
+            raise ModelLoadError(f"The embedded {BACKEND_MANIFEST} names {field}={name!r}, which is not among its files.")
+        return str(directory / name)
+
+    def setting(field, kinds):
+        value = manifest.get(field)
+        if not isinstance(value, kinds):
+            raise ModelLoadError(f"The embedded {BACKEND_MANIFEST} has {field}={value!r}.")
+        return value
+
+    if backend == "msclap":
+        from .encoders.msclap import MSClap
+
+        return MSClap(
+            version=setting("version", str), checkpoint=embedded("checkpoint"), text_model=embedded("text_model", folder=True)
+        )
+    if backend == "laion_clap":
+        from .encoders.laion import LaionClap
+
+        return LaionClap(
+            checkpoint=embedded("checkpoint"),
+            enable_fusion=setting("enable_fusion", bool),
+            amodel=setting("amodel", str),
+            tmodel=setting("tmodel", str),
+            text_model=embedded("text_model", folder=True),
+        )
+    raise ModelLoadError(f"The embedded model names an unknown backend {backend!r} (known: laion_clap, msclap).")
 
 
 _ANY = object()

@@ -21,7 +21,7 @@ from .encoders import TextTokenLimit, abilities, get_alm_encoder
 from .encoders.hf_speech import probe_signal
 from .engine.forward import alm_audio, alm_text, checked_embeddings, model_audio
 from .engine.plan import clip_seconds
-from .persistence import WeightsInPickleMixin, check_same_behaviour, weights_id
+from .persistence import WeightsInPickleMixin, check_same_behaviour, check_weights_can_travel, weights_id
 from .prompts import (
     DEFAULT_TEMPLATES,
     build_prompts,
@@ -264,6 +264,7 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         self._warn_unused_class_prompts()
         warn_same_wording(self.classes_.tolist(), self.class_prompts, stacklevel=3)
         encoder = self._encoder()
+        check_weights_can_travel(self, encoder)  # before anything is saved
         long_prompts = self._warn_long_prompts(encoder)
         self.text_embeddings_ = self._text_embeddings(encoder)
         self._check_classes_differ(long_prompts)

@@ -191,3 +191,40 @@ def test_loading_leaves_the_process_state_alone(laion_checkpoints):
     same, laion_imported, model_code_imported = json.loads(out.stdout.strip().splitlines()[-1])
     assert all(same), same
     assert model_code_imported and not laion_imported
+
+
+def test_a_checkpoint_pickled_as_released_loads(laion_checkpoints, tmp_path):
+    """LAION's released files are protocol-4 pickles holding numpy scalars; torch's
+    weights_only loader refuses both, our checkpoint loader reads them and runs nothing."""
+    import argparse
+
+    import torch
+
+    state = torch.load(laion_checkpoints[False], map_location="cpu", weights_only=True)
+    state.update(best_metric=np.float64(0.9014), step=np.int64(3), args=argparse.Namespace(amodel="HTSAT-tiny"))
+    released = tmp_path / "released.pt"
+    torch.save(state, released, pickle_protocol=4)
+    ours = get_alm_encoder(str(released), device="cpu")
+    reference = get_alm_encoder(str(laion_checkpoints[False]), device="cpu")
+    np.testing.assert_allclose(ours.encode_text(TEXTS), reference.encode_text(TEXTS), atol=1e-6)
+
+
+def test_store_weights_in_pickle_carries_checkpoint_and_text_files(laion_checkpoints, speech_files, tmp_path):
+    import pickle
+    import shutil
+
+    from sklearn_zsfuse.encoders import clear_models
+
+    checkpoint = shutil.copyfile(laion_checkpoints[True], tmp_path / "mine.pt")
+    zs = ALMZeroShotScorer(str(checkpoint), classes=["a", "b", "c"], device="cpu", store_weights_in_pickle=True)
+    expected = zs.fit().transform(speech_files[:2])
+    blob = pickle.dumps(zs)
+    checkpoint.unlink()
+    clear_models()
+    restored = pickle.loads(blob)
+    from sklearn_zsfuse.encoders import model_source
+
+    unpacked = model_source(str(checkpoint), None)[0]  # checkpoint and text files from the pickle
+    assert "zsfuse-models-" in unpacked.checkpoint and "zsfuse-models-" in unpacked.text_model
+    np.testing.assert_allclose(restored.transform(speech_files[:2]), expected, rtol=1e-5, atol=1e-5)
+    assert get_alm_encoder(str(checkpoint), device="cpu").fusion

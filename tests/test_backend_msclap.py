@@ -181,3 +181,35 @@ def test_loading_leaves_the_process_state_alone(msclap_checkpoints, hub_text_mod
     same, shown, blanket, imported = json.loads(out.stdout.strip().splitlines()[-1])
     assert imported and all(same), same
     assert shown == 1 and blanket == 0
+
+
+def test_a_checkpoint_with_numpy_scalars_in_protocol_4_loads(msclap_checkpoints, tmp_path):
+    import torch
+
+    state = torch.load(msclap_checkpoints["2023"], map_location="cpu", weights_only=True)
+    state.update(epoch=np.int64(40), best=np.float32(0.5))
+    path = tmp_path / "CLAP_weights_2023.pth"
+    torch.save(state, path, pickle_protocol=4)
+    ours = get_alm_encoder(str(path), device="cpu")
+    reference = get_alm_encoder(str(msclap_checkpoints["2023"]), device="cpu")
+    np.testing.assert_allclose(ours.encode_text(["a happy voice"]), reference.encode_text(["a happy voice"]), atol=1e-6)
+
+
+def test_store_weights_in_pickle_carries_checkpoint_and_text_model(msclap_checkpoints, speech_files, tmp_path):
+    import pickle
+    import shutil
+
+    from sklearn_zsfuse.encoders import clear_models
+
+    checkpoint = shutil.copyfile(msclap_checkpoints["2023"], tmp_path / "CLAP_weights_2023.pth")
+    zs = ALMZeroShotScorer(str(checkpoint), classes=["a", "b", "c"], device="cpu", store_weights_in_pickle=True)
+    expected = zs.fit().transform(speech_files[:2])
+    blob = pickle.dumps(zs)
+    checkpoint.unlink()
+    clear_models()
+    restored = pickle.loads(blob)
+    from sklearn_zsfuse.encoders import model_source
+
+    unpacked = model_source(str(checkpoint), None)[0]  # checkpoint and text files from the pickle
+    assert "zsfuse-models-" in unpacked.checkpoint and "zsfuse-models-" in unpacked.text_model
+    np.testing.assert_allclose(restored.transform(speech_files[:2]), expected, rtol=1e-5, atol=1e-5)

@@ -21,6 +21,7 @@ from sklearn_zsfuse import (
 from sklearn_zsfuse.encoders import get_alm_encoder, loaded_models, model_source
 from sklearn_zsfuse.persistence import pack_model, unpack_model
 from sklearn_zsfuse.testing import make_tiny_wavlm
+from test_alm_registry import tiny_clsp  # noqa: F401  (the CLSP-style model with its own code)
 
 Y = np.array(["angry", "sad", "happy"])
 
@@ -252,3 +253,80 @@ def test_a_checkpoint_that_would_run_code_is_refused(tiny_wavlm, tmp_path):
     with pytest.raises(ModelLoadError, match=r"model=.*evil'.*weights_only loader.*safetensors"):
         FMEmbedder(str(directory), device="cpu").fit()
     assert not marker.exists()
+
+
+# --------------------------------------------------------------------------------------
+# store_weights_in_pickle with models that cannot embed their files; saving atomically
+# --------------------------------------------------------------------------------------
+
+
+class _ToyEncoder:
+    """A registered dual encoder with no way to write its files."""
+
+    sampling_rate, window, logit_scale, fingerprint = 16000, 16000, 10.0, "toy-encoder@1"
+
+    def encode_audio(self, waves):
+        return np.stack([np.r_[np.asarray(w[:4], dtype=np.float32), 1.0] for w in waves])
+
+    def encode_text(self, texts):
+        return np.stack([np.r_[np.full(4, len(t) % 3, dtype=np.float32), 1.0] for t in texts])
+
+
+@pytest.fixture
+def toy_model():
+    from sklearn_zsfuse.encoders import register_alm, unregister_alm
+
+    register_alm("toy-encoder", lambda ref, **kwargs: _ToyEncoder())
+    yield "toy-encoder"
+    unregister_alm("toy-encoder")
+
+
+def test_store_weights_for_a_model_that_cannot_embed_its_files_fails_at_fit(toy_model):
+    scorer = ALMZeroShotScorer(toy_model, classes=["a", "b"], store_weights_in_pickle=True)
+    with pytest.raises(ValueError, match=r"store_weights_in_pickle=True is not supported for "
+                       r"ALMZeroShotScorer\(model='toy-encoder'\): its backend \(_ToyEncoder\)"):
+        scorer.fit()
+    ALMZeroShotScorer(toy_model, classes=["a", "b"]).fit()  # without the flag: fine
+
+
+def test_a_failed_save_leaves_the_previous_model_file_as_it_was(toy_model, tmp_path):
+    from sklearn_zsfuse.persistence import save_model
+
+    target = tmp_path / "model.joblib"
+    scorer = ALMZeroShotScorer(toy_model, classes=["a", "b"]).fit()
+    save_model(scorer, target)
+    before = target.read_bytes()
+    scorer.set_params(store_weights_in_pickle=True)  # set after fit: checked when pickled
+    with pytest.raises(ValueError, match=r"not supported for ALMZeroShotScorer\(model='toy-encoder'\)"):
+        save_model(scorer, target)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.joblib"]  # no temporary file left
+    assert joblib.load(target).classes_.tolist() == ["a", "b"]
+
+
+def test_unfitted_clones_pickle_whatever_the_backend(toy_model):
+    """What GridSearchCV(n_jobs>1) sends its workers (a PicklingError before)."""
+    from sklearn.base import clone
+
+    scorer = ALMZeroShotScorer(toy_model, store_weights_in_pickle=True)
+    assert pickle.loads(pickle.dumps(clone(scorer))).get_params() == scorer.get_params()
+
+
+@pytest.mark.slow
+def test_grid_search_with_workers_and_store_weights(tiny_clap, sine_clips):
+    from sklearn.model_selection import GridSearchCV
+
+    waves, sr = sine_clips
+    y = np.array(["angry", "sad", "happy"] * 2)
+    scorer = ALMZeroShotScorer(tiny_clap, sampling_rate=sr, device="cpu", store_weights_in_pickle=True)
+    search = GridSearchCV(scorer, {"text_repeats": [1, 2]}, cv=2, n_jobs=2, error_score="raise").fit(waves * 2, y)
+    restored = pickle.loads(pickle.dumps(search.best_estimator_))
+    np.testing.assert_allclose(restored.transform(waves), search.best_estimator_.transform(waves), rtol=1e-6)
+
+
+def test_store_weights_is_refused_for_clsp_models_whose_code_ships_with_the_weights(tiny_clsp):
+    from sklearn_zsfuse.encoders import CLSP
+
+    path, _ = tiny_clsp
+    with pytest.raises(ValueError, match=r"not supported for ALMZeroShotScorer\(model=CLSP\(.*\(CLSPEncoder\)"):
+        ALMZeroShotScorer(CLSP(path), classes=["a", "b"], store_weights_in_pickle=True, device="cpu").fit()

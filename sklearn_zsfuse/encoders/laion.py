@@ -11,9 +11,10 @@ as ReCLAP) run through laion_clap's own model classes. What differs from
 - the text tower's architecture comes from the text model's ``config.json`` (its
   weights are in the checkpoint), so offline it needs only a local directory with
   that config and the tokenizer, not the 500 MB hub weights it would fetch;
-- checkpoints are read with ``torch.load(weights_only=True)`` and come from the
-  standard Hugging Face cache (``lukewys/laion_clap``), not a ``wget`` into
-  site-packages;
+- checkpoints are read without running code from them (:mod:`.checkpoint`: the
+  released files are protocol-4 pickles holding numpy scalars, which
+  ``torch.load(weights_only=True)`` refuses) and come from the standard Hugging
+  Face cache (``lukewys/laion_clap``), not a ``wget`` into site-packages;
 - every clip arrives cut or repeat-padded to exactly 10 s at 48 kHz, so the
   package's random crop (whose newer versions call the missing
   ``np.random.integers``) and the fused models' batch-dependent ``longer`` path
@@ -24,6 +25,8 @@ as ReCLAP) run through laion_clap's own model classes. What differs from
 from __future__ import annotations
 
 import importlib.util
+import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,12 +37,12 @@ from ._backend import (
     file_stamp,
     hub_file,
     import_optional,
-    load_checkpoint,
     pretrained,
     restored_process_state,
     swapped_attribute,
 )
 from .base import ModelLoadError
+from .checkpoint import load_checkpoint
 
 __all__ = ["LAION_CHECKPOINTS", "LAION_HUB_REPO", "LaionClap", "LaionClapEncoder"]
 
@@ -219,6 +222,7 @@ class LaionClapEncoder:
         self.model = model.to(device=device, dtype=self.dtype).eval()
         self.device = device
         self.fusion = bool(fusion)
+        self.checkpoint = checkpoint
         self.amodel, self.tmodel = amodel, spec.tmodel
         audio_cfg = model_cfg["audio_cfg"]
         self.sampling_rate = int(audio_cfg["sample_rate"])
@@ -243,6 +247,28 @@ class LaionClapEncoder:
                 f_max=audio_cfg["fmax"],
             )
             self._to_db = torchaudio.transforms.AmplitudeToDB(top_db=None)
+
+    def save(self, directory) -> None:
+        """Write the checkpoint (its exact bytes), the text tower's config and tokenizer, and a manifest.
+
+        What ``store_weights_in_pickle=True`` embeds; it loads again as
+        ``LaionClap(checkpoint=..., enable_fusion, amodel, tmodel, text_model=...)``.
+        """
+        from ..persistence import BACKEND_MANIFEST
+
+        directory = Path(directory)
+        shutil.copyfile(self.checkpoint, directory / "checkpoint.pt")
+        self.model.text_branch.config.save_pretrained(directory / "text_model")  # its weights are in the checkpoint
+        self.tokenizer.save_pretrained(directory / "text_model")
+        manifest = {
+            "backend": "laion_clap",
+            "checkpoint": "checkpoint.pt",
+            "enable_fusion": self.fusion,
+            "amodel": self.amodel,
+            "tmodel": self.tmodel,
+            "text_model": "text_model",
+        }
+        (directory / BACKEND_MANIFEST).write_text(json.dumps(manifest))
 
     def _features(self, wave: np.ndarray) -> dict:
         import torch

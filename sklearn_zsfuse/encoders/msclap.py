@@ -2,8 +2,8 @@
 
 What differs from ``msclap.CLAP`` (the package's wrapper), and why:
 
-- weights: ``torch.load(weights_only=True)``; the hub file comes from the standard
-  Hugging Face cache, a local ``.pth`` is used as is;
+- weights are read without running code from the file (:mod:`.checkpoint`); the
+  hub file comes from the standard Hugging Face cache, a local ``.pth`` is used as is;
 - the text model and tokenizer ('bert-base-uncased' for 2022, 'gpt2' for 2023),
   which msclap fetches from the hub at every start, may be a local directory;
 - audio arrives as arrays (no torchaudio file decoding), resampled to 44.1 kHz
@@ -16,6 +16,8 @@ What differs from ``msclap.CLAP`` (the package's wrapper), and why:
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,12 +27,12 @@ from ._backend import (
     file_stamp,
     hub_file,
     import_optional,
-    load_checkpoint,
     pretrained,
     restored_process_state,
     swapped_attribute,
 )
 from .base import ModelLoadError
+from .checkpoint import load_checkpoint
 
 __all__ = ["MSClap", "MSClapEncoder", "MSCLAP_HUB_REPO"]
 
@@ -116,6 +118,7 @@ class MSClapEncoder:
                 f"{checkpoint!r} holds a {found} model."
             )
         self.version = found
+        self.checkpoint = checkpoint
         config_file = Path(package.__file__).parent / "configs" / f"config_{found}.yml"
         args = yaml.safe_load(config_file.read_text())
         canonical = args["text_model"]
@@ -174,6 +177,22 @@ class MSClapEncoder:
         text_stamp = file_stamp(source) if Path(str(source)).expanduser().is_dir() else source
         self.fingerprint = f"msclap|{found}|{stamp}|{text_stamp}|{self.dtype}"
         self._resamplers: dict[int, object] = {}
+
+    def save(self, directory) -> None:
+        """Write the checkpoint (its exact bytes), the text model and tokenizer, and a manifest.
+
+        What ``store_weights_in_pickle=True`` embeds; it loads again as
+        ``MSClap(version, checkpoint=..., text_model=...)`` from those files.
+        """
+        from ..persistence import BACKEND_MANIFEST
+
+        directory = Path(directory)
+        checkpoint = f"CLAP_weights_{self.version}.pth"
+        shutil.copyfile(self.checkpoint, directory / checkpoint)
+        self.clap.caption_encoder.base.save_pretrained(directory / "text_model")
+        self.tokenizer.save_pretrained(directory / "text_model")
+        manifest = {"backend": "msclap", "version": self.version, "checkpoint": checkpoint, "text_model": "text_model"}
+        (directory / BACKEND_MANIFEST).write_text(json.dumps(manifest))
 
     def resample(self, wave: np.ndarray, rate: int) -> np.ndarray:
         """torchaudio's ``Resample`` with its defaults, as msclap's ``read_audio`` uses."""
