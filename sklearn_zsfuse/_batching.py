@@ -56,6 +56,7 @@ def cached_encode(
     featurize: Callable[[list[np.ndarray]], object] | None = None,
     order: Callable[[list[Clip]], list[int]] | None = None,
     disk: DiskCache | None = None,
+    shape: tuple | None = None,
     desc: str = "encoding",
     verbose: int = 0,
 ) -> list[np.ndarray]:
@@ -68,6 +69,7 @@ def cached_encode(
     background thread one batch ahead, so they overlap the model's forward pass:
     at most two batches of decoded audio are alive at a time, never the corpus.
     Duplicate clips (same content) are encoded once; results go to both caches.
+    ``shape`` (when known) is each result's shape: a disk entry of another shape is corrupt.
 
     A clip that fails to decode does not stop the loop: every failure is
     collected and raised together at the end (the good clips are cached by
@@ -81,7 +83,7 @@ def cached_encode(
     todo: dict[tuple, int] = {}
     for i, k in enumerate(keys):
         # A duplicate of a clip still to encode is not looked up again (it would count a miss).
-        results.append(None if k in todo else cache.get(k))
+        results.append(None if k in todo else cache.get(k, shape))
         if results[-1] is None and k not in todo:
             todo[k] = i
     pending = list(todo.values())

@@ -165,6 +165,7 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
             self.batch_size,
             order=_by_duration,
             disk=disk_cache(self.cache_dir),
+            shape=(encoder.n_layers, encoder.hidden_size),
             desc=type(self).__name__,
             verbose=self.verbose,
         )

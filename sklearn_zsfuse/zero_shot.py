@@ -331,7 +331,8 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
     def _encode_texts(self, encoder, texts):
         cache = CacheTiers(text_cache, disk_cache(self.cache_dir))
         keys = {t: (encoder.fingerprint, "text", t) for t in texts}
-        found = {t: cache.get(k) for t, k in keys.items()}
+        shape = _probe_embedding(encoder, self.model).shape  # one space for audio and text
+        found = {t: cache.get(k, shape) for t, k in keys.items()}
         missing = [t for t, e in found.items() if e is None]
         for start in range(0, len(missing), 64):
             chunk = missing[start : start + 64]
@@ -385,6 +386,7 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
             prepare=prepare,
             featurize=featurize,
             disk=disk_cache(self.cache_dir),
+            shape=_probe_embedding(encoder, self.model).shape,
             desc=type(self).__name__,
             verbose=self.verbose,
         )
