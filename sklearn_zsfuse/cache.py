@@ -19,6 +19,7 @@ import os
 import struct
 import tempfile
 import threading
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import numpy as np
 
 __all__ = [
     "CacheTiers",
+    "CacheWarning",
     "DiskCache",
     "EmbeddingCache",
     "audio_cache",
@@ -103,6 +105,10 @@ def clear_caches() -> None:
     silent_keys.clear()
 
 
+class CacheWarning(UserWarning):
+    """The disk cache cannot be written: the process goes on with memory-only caching."""
+
+
 # Bump when preprocessing or the stored layout changes, so old entries are not reused.
 DISK_FORMAT = 1
 _MAGIC = b"ZSFUSE-CACHE\x00"
@@ -117,19 +123,27 @@ class DiskCache:
     moved into place with :func:`os.replace`, so a reader sees either no entry
     or a whole one; two processes writing the same key both write the same
     value and the last rename wins. An entry that fails its checksum, key or
-    ``np.load`` (a truncated file, a disk error, a foreign file) counts as
-    ``corrupt``, is deleted and reported as a miss, so it is recomputed and
-    never returned.
+    ``np.load`` (a truncated file, a disk error, a foreign file), or whose value
+    is impossible (not a floating-point array, NaN or infinite values, another
+    shape than the caller expects), counts as ``corrupt``, is deleted and
+    reported as a miss, so it is recomputed and never returned.
+
+    A directory that cannot be written (read-only, full, a file or a link loop
+    where it should be, a folder where an entry should be) gives one
+    :class:`CacheWarning` naming it; from then on this process caches in memory
+    only (reads of existing entries go on). The cache only saves time, so a run
+    is never stopped by it.
 
     ``hits``, ``misses``, ``writes`` and ``corrupt`` count this process's
     lookups (use :meth:`stats`).
     """
 
     def __init__(self, directory: str | os.PathLike):
-        self.directory = Path(directory).expanduser().resolve()
+        self.directory = _absolute(directory)
         self._root = self.directory / f"v{DISK_FORMAT}"
         self._lock = threading.Lock()
         self.hits = self.misses = self.writes = self.corrupt = 0
+        self.write_error: str | None = None  # why writing stopped, once it has
 
     def __repr__(self) -> str:
         return f"DiskCache({str(self.directory)!r})"
@@ -147,7 +161,8 @@ class DiskCache:
         with self._lock:
             setattr(self, field, getattr(self, field) + 1)
 
-    def get(self, key: tuple) -> np.ndarray | None:
+    def get(self, key: tuple, shape: tuple | None = None) -> np.ndarray | None:
+        """The entry of ``key``, or None; with ``shape``, an entry of another shape is corrupt."""
         path = self.path_for(key)
         try:
             data = path.read_bytes()
@@ -158,6 +173,8 @@ class DiskCache:
             self._count("misses")  # unreadable (permissions, I/O error): recompute
             return None
         value = self._parse(data, self._key_bytes(key))
+        if value is not None and shape is not None and value.shape != tuple(shape):
+            value = None
         if value is None:
             self._count("corrupt")
             self._count("misses")
@@ -185,35 +202,64 @@ class DiskCache:
             value = np.load(io.BytesIO(body[4 + key_len :]), allow_pickle=False)
         except Exception:
             return None
-        if not isinstance(value, np.ndarray):
+        # A right checksum says the bytes are what some writer wrote, not that they are an
+        # embedding: every entry is a non-empty float array of finite values.
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f" or value.ndim == 0 or value.size == 0:
+            return None
+        if not np.all(np.isfinite(value)):
             return None
         value.setflags(write=False)
         return value
 
     def put(self, key: tuple, value: np.ndarray) -> None:
+        if self.write_error is not None:
+            return
         key_bytes = self._key_bytes(key)
         buf = io.BytesIO()
         np.save(buf, np.ascontiguousarray(value), allow_pickle=False)
         body = struct.pack("<I", len(key_bytes)) + key_bytes + buf.getvalue()
         blob = _MAGIC + hashlib.blake2b(body, digest_size=_DIGEST_SIZE).digest() + body
         path = self.path_for(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(blob)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a link loop (Python < 3.13)
+            self._stop_writing(exc)
+            return
+        try:
+            _write_blob(fd, blob)
             os.replace(tmp, path)
-        except PermissionError:
+        except PermissionError as exc:
             _unlink_quietly(tmp)
-            if os.name != "nt":
-                raise
-            # On Windows a reader holding the file open blocks the rename; the other
-            # writer's entry is equally valid, so dropping this write is harmless.
+            if os.name == "nt":
+                # On Windows a reader holding the file open blocks the rename; the other
+                # writer's entry is equally valid, so dropping this write is harmless.
+                return
+            self._stop_writing(exc)
+            return
+        except OSError as exc:
+            _unlink_quietly(tmp)
+            self._stop_writing(exc)
             return
         except BaseException:
             _unlink_quietly(tmp)
             raise
         self._count("writes")
+
+    def _stop_writing(self, exc: BaseException) -> None:
+        """One warning naming the directory; then memory-only caching for this process."""
+        with self._lock:
+            if self.write_error is not None:
+                return
+            self.write_error = f"{type(exc).__name__}: {exc}"
+        warnings.warn(
+            f"cache_dir={str(self.directory)!r} cannot be written ({self.write_error}); embeddings "
+            "are cached in memory only for the rest of this process. Results are unaffected; a "
+            "later run recomputes what was not stored. Free space, fix the permissions, or pass "
+            "another cache_dir (None for memory only).",
+            CacheWarning,
+            stacklevel=4,
+        )
 
     def stats(self) -> dict[str, int]:
         with self._lock:
@@ -231,6 +277,21 @@ class DiskCache:
         import shutil
 
         shutil.rmtree(self._root, ignore_errors=True)
+
+
+def _write_blob(fd: int, blob: bytes) -> None:
+    """Write ``blob`` to the open file ``fd`` and close it."""
+    with os.fdopen(fd, "wb") as f:
+        f.write(blob)
+
+
+def _absolute(directory) -> Path:
+    """``directory`` made absolute and resolved where it can be (a link loop cannot: kept as given)."""
+    path = Path(os.fspath(directory)).expanduser()
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
 
 
 def _unlink_quietly(path) -> None:
@@ -251,7 +312,12 @@ def resolve_cache_dir(cache_dir) -> Path | None:
     location = getattr(cache_dir, "location", cache_dir)  # joblib.Memory
     if location is None:  # joblib.Memory(None) caches nothing
         return None
-    return Path(os.fspath(location)).expanduser().resolve()
+    if not str(os.fspath(location)).strip():
+        raise ValueError(
+            f"cache_dir={os.fspath(location)!r} names no directory (it would mean the working "
+            "directory); pass a directory path, or None to cache in memory only."
+        )
+    return _absolute(location)
 
 
 def disk_cache(cache_dir) -> DiskCache | None:
@@ -277,24 +343,25 @@ class CacheTiers:
         self.memory = memory
         self.disk = disk
 
-    def lookup(self, key: tuple) -> tuple[np.ndarray | None, str | None]:
+    def lookup(self, key: tuple, shape: tuple | None = None) -> tuple[np.ndarray | None, str | None]:
         """``(value, tier)``: where this lookup found ``key`` ("memory", "disk"), or ``(None, None)``.
 
         Callers count their own hits from the tier, so a summary never depends on
-        what other estimators sharing the caches did meanwhile.
+        what other estimators sharing the caches did meanwhile. ``shape`` (if known)
+        is what a disk entry must have: one of another shape is corrupt.
         """
         value = self.memory.get(key)
         if value is not None:
             return value, "memory"
         if self.disk is not None:
-            value = self.disk.get(key)
+            value = self.disk.get(key, shape)
             if value is not None:
                 self.memory.put(key, value)
                 return value, "disk"
         return None, None
 
-    def get(self, key: tuple):
-        return self.lookup(key)[0]
+    def get(self, key: tuple, shape: tuple | None = None):
+        return self.lookup(key, shape)[0]
 
     def put(self, key: tuple, value: np.ndarray) -> None:
         self.memory.put(key, value)

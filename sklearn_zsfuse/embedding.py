@@ -196,6 +196,7 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
             ),
             seconds=lambda clip: _capped(clip_seconds(clip), self.max_duration),
             max_batch_seconds=limit,
+            shape=(encoder.n_layers, encoder.hidden_size),  # a disk entry of another shape is corrupt
             memory=audio_cache,
             batch_size=self.batch_size,
             disk=disk_cache(self.cache_dir),

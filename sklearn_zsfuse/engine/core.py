@@ -32,7 +32,8 @@ class Job:
     caller's thread) featurizes and runs the model on one batch, returning one
     result per input. ``seconds(item)``, where given, is what the item costs the
     model: batches are then sorted longest first and capped at
-    ``max_batch_seconds`` padded seconds.
+    ``max_batch_seconds`` padded seconds. ``shape``, where known, is each
+    result's shape: a disk entry of another shape is corrupt, not a result.
     """
 
     desc: str
@@ -44,6 +45,7 @@ class Job:
     key: Callable = _content_key
     seconds: Callable | None = None
     max_batch_seconds: float | None = None
+    shape: tuple | None = None
     disk: DiskCache | None = None
     n_workers: int | None = None
     verbose: int = 0
@@ -63,7 +65,7 @@ def run(items: list, job: Job) -> list[np.ndarray]:
     with contextlib.ExitStack() as stack:
         pool = stack.enter_context(input_pool(n_workers)) if job.load is not None else None
         keys = item_keys(items, job.key_prefix, job.key, pool)
-        found = lookup(keys, tiers)
+        found = lookup(keys, tiers, job.shape)
         seconds = _seconds(items, found.pending, job.seconds, pool)
         batches = plan_batches(found.pending, job.batch_size, seconds, job.max_batch_seconds)
 
