@@ -250,8 +250,6 @@ def test_grid_search_over_folds_missing_classes_equals_a_hand_computation():
         for k in range(3):
             train, test = folds != k, folds == k
             missing = sorted(set(EMOTIONS) - set(y[train]))
-            p = _hand_fused_proba(X[train], y[train], missing, "weighted", params["space"], params["weight"])
-            # refit on train, evaluate on test: recompute with the train fit applied to test rows
             seen = np.array([c not in missing for c in EMOTIONS])
             p_fm = np.zeros((test.sum(), 8))
             p_fm[:, seen] = default_classifier().fit(X[train, 8:], y[train]).predict_proba(X[test, 8:])
