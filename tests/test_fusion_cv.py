@@ -204,3 +204,31 @@ def test_bad_candidate_lists_are_named():
         LateFusionClassifierCV(temperatures=(0,)).fit(X, y)
     with pytest.raises(ValueError, match="normalizations must be"):
         LateFusionClassifierCV(normalizations=("minmax",)).fit(X, y)
+
+
+def test_groups_and_sample_weight_routed_together():
+    zs, emb, y, speakers = clips()
+    X = np.hstack([zs, emb[:, 1:]])
+    w = np.random.default_rng(5).integers(1, 3, len(y)).astype(float)
+    direct = LateFusionClassifierCV(cv=GroupKFold(3)).fit(X, y, groups=speakers, sample_weight=w)
+    with sklearn.config_context(enable_metadata_routing=True):
+        fusion = LateFusionClassifierCV(cv=GroupKFold(3)).set_fit_request(groups=True, sample_weight=True)
+        pipe = Pipeline([("features", FunctionTransformer()), ("fusion", fusion)])
+        pipe.fit(X, y, groups=speakers, sample_weight=w)
+        np.testing.assert_allclose(pipe.predict_proba(X), direct.predict_proba(X), rtol=1e-10)
+    np.testing.assert_allclose(pipe[-1].cv_results_["mean_test_score"], direct.cv_results_["mean_test_score"])
+    assert pipe[-1].best_params_ == direct.best_params_
+
+
+def test_skops_round_trip_with_the_packages_trusted_types():
+    skops_io = pytest.importorskip("skops.io")
+    from sklearn_zsfuse import SKOPS_TRUSTED_TYPES
+
+    zs, emb, y, _ = clips()
+    X = np.hstack([zs, emb[:, 1:]])
+    est = LateFusionClassifierCV(weights=(0, 0.5, 1), cv=3).fit(X, y)
+    blob = skops_io.dumps(est)
+    assert set(skops_io.get_untrusted_types(data=blob)) <= set(SKOPS_TRUSTED_TYPES)
+    back = skops_io.loads(blob, trusted=SKOPS_TRUSTED_TYPES)
+    np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
+    assert back.best_params_ == est.best_params_
