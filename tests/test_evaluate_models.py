@@ -188,3 +188,27 @@ def check_acceptance(root, alms, fms, out, grid=("na=1,2", "nt=1,2", "w=0,0.25,0
     for text in ("Per-class recall", "McNemar p", "ECE before", "zs_fuse+concat", "RAVDESS subset"):
         assert text in page
     assert (out / "reliability_zero_shot.png").is_file()
+
+
+def test_every_fusion_row_deploys_with_the_settings_chosen_on_all_clips(small_csv, tiny_clap, tiny_wavlm):
+    from sklearn_zsfuse.datasets import load_corpus
+    from sklearn_zsfuse.evaluation import FUSIONS, Grid, compute_features, final_model, select_final
+
+    corpus = load_corpus("csv", small_csv)
+    grid = Grid(audio_repeats=(1,), text_repeats=(1,), weights=(0, 0.5, 1))
+    features = compute_features(corpus.paths, corpus.classes, alm=tiny_clap, fm=tiny_wavlm, grid=grid, device="cpu")
+    for system in FUSIONS:
+        params = select_final(features, corpus.labels, corpus.folds, corpus.speakers, classes=corpus.classes,
+                              grid=grid, system=system)
+        model = final_model(system, params, alm=tiny_clap, fm=tiny_wavlm, layer=1, classes=corpus.classes,
+                            device="cpu")
+        fusion = model.named_steps["fusion"]
+        assert fusion.method == params["method"] and model.named_steps["features"].transformer_list[1][1].layer == 1
+        if system == "zs_fuse+calibrated":
+            assert fusion.temperature == "fit"  # refitted on the deployed model's own training clips
+        if system == "zs_fuse+concat":
+            assert fusion.normalize == params["normalize"]
+        model.fit(corpus.paths, corpus.labels)
+        assert set(model.predict(corpus.paths[:3])) <= set(corpus.classes)
+    with pytest.raises(ValueError, match="no deployable estimator"):
+        final_model("zero_shot+calibrated", {"audio_repeats": 1, "text_repeats": 1}, alm=tiny_clap)

@@ -212,7 +212,7 @@ class Study:
     def tables(self) -> list:
         """(title, Evaluation) of every table in reading order: pairs, then models alone."""
         out = [(f"{a} + {f}", run) for (a, f), run in self.pairs.items()]
-        if not self.pairs or len(self.alms) * len(self.fms) == 0:
+        if not self.pairs:
             out += [(a, run) for a, run in self.alm_runs.items()]
             out += [(f, run) for f, run in self.fm_runs.items()]
         return out
