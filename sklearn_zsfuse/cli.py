@@ -301,10 +301,14 @@ def _evaluate(args, parser) -> int:
             return 2
         params = select_final(evaluation.features, corpus.labels, corpus.folds, corpus.speakers, classes=corpus.classes,
                               grid=grid, development=corpus.development, system=system)
-        model = final_model(system, params, alm=alms[0] if alms else None, fm=fms[0] if fms else None,
-                            layer=None if args.layer is None else args.layer[0], classes=corpus.classes,
-                            class_prompts=prompts, device=args.device, batch_size=args.batch_size,
-                            estimator_params=estimator_params)
+        try:
+            model = final_model(system, params, alm=alms[0] if alms else None, fm=fms[0] if fms else None,
+                                layer=None if args.layer is None else args.layer[0], classes=corpus.classes,
+                                class_prompts=prompts, device=args.device, batch_size=args.batch_size,
+                                estimator_params=estimator_params)
+        except ValueError as exc:  # a system with no deployable estimator of its own
+            print(f"zsfuse evaluate: --save-model {system!r}: {exc}", file=sys.stderr)
+            return 2
         log(f"fitting {system} on all {len(corpus)} clips with {params}")
         model.fit(corpus.paths, corpus.labels)
         save_model(model, out / "model.joblib")  # atomic: a failed save keeps the previous file

@@ -108,6 +108,24 @@ def _jsonable(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def display_names(names) -> dict:
+    """Model name -> what tables show: a directory's last part when that is unambiguous, else the name."""
+    short = {}
+    for name in names:
+        text = str(name).rstrip("/\\")
+        short[name] = Path(text).name if ("/" in text or "\\" in text) else text
+    if len(set(short.values())) < len(short):
+        counts = {v: list(short.values()).count(v) for v in short.values()}
+        short = {n: (str(n) if counts[v] > 1 else v) for n, v in short.items()}
+    return short
+
+
+def _shorten(text: str, names: dict) -> str:
+    for full in sorted(names, key=lambda n: -len(str(n))):
+        text = text.replace(str(full), names[full])
+    return text
+
+
 def sections(study) -> list:
     """The report's parts in reading order, shared by table.md and report.html.
 
@@ -115,12 +133,19 @@ def sections(study) -> list:
     ((header, rows)), "text" (str).
     """
     c = study.config
+    models = [*study.alms, *study.fms]
+    for f in study.fms:  # a layer sweep names "<model> [layer k]": shorten the model part too
+        model = (study.feature_set.fm_layers.get(f, (f, None))[0] if study.feature_set is not None else f)
+        models.append(model)
+    names = display_names(dict.fromkeys(models))
     out = []
     n_folds = len(c.get("folds", [])) or study.n_folds
     facts = [f"clips: {c.get('n_clips')}, speakers: {c.get('n_speakers')}, test folds: {n_folds} "
              f"({c.get('fold_scheme')})",
              f"ALM(s): {', '.join(study.alms) or 'none'}",
              f"specialist(s): {', '.join(study.fms) or 'none'}",
+             *(["names in the tables: " + ", ".join(f"{v} = {k}" for k, v in names.items() if v != str(k))]
+               if any(v != str(k) for k, v in names.items()) else []),
              f"selection: {c.get('selection')}"]
     if study.cross_corpus:
         x = study.cross_corpus
@@ -144,7 +169,18 @@ def sections(study) -> list:
         if run.calibration:
             out.append((3, "Calibration of the zero-shot probabilities", "table", run.calibration_rows()))
     out.append((2, "Notes", "text", FOOTNOTE))
-    return out
+
+    def short(value):
+        if isinstance(value, str):
+            return _shorten(value, names)
+        if isinstance(value, tuple):
+            return tuple(short(v) for v in value)
+        if isinstance(value, list):
+            return [short(v) for v in value]
+        return value
+
+    # The run's facts keep the full names; titles and table cells use the short ones.
+    return [out[0]] + [(level, short(title), kind, short(payload)) for level, title, kind, payload in out[1:]]
 
 
 def _dropped(counts: dict) -> str:
@@ -270,7 +306,8 @@ def plot_amplification_heatmap(evaluation, path) -> Path:
         for j, t in enumerate(text):
             n = chosen.count((a, t))
             label = f"{grid[i, j]:.1f}" + (f"\nchosen ×{n}" if n else "")
-            ax.text(j, i, label, ha="center", va="center", fontsize=8, color="white")
+            bright = image.norm(grid[i, j]) > 0.6 if np.isfinite(grid[i, j]) else False  # viridis turns yellow
+            ax.text(j, i, label, ha="center", va="center", fontsize=8, color="black" if bright else "white")
             if n:
                 ax.add_patch(_box(j, i))
     ax.set_title(f"{evaluation.dataset}: zero-shot + ensemble UA over (N_a, N_t)\n"

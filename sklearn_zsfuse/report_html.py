@@ -31,7 +31,9 @@ tbody th { font-weight: normal; font-family: ui-monospace, "DejaVu Sans Mono", m
 td.num, th.num { text-align: right; }
 tbody tr:nth-child(even) { background: #f4f4f4; }
 .scroll { overflow-x: auto; }
-figure { margin: 1rem 0; display: inline-block; vertical-align: top; max-width: 100%; }
+.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(27rem, 1fr)); gap: 1.2rem 1.6rem;
+         align-items: start; }
+figure { margin: 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { font-size: 0.85rem; color: #333; margin-top: 0.2rem; }
 p.note { font-size: 0.85rem; color: #333; max-width: 52rem; }
@@ -72,7 +74,11 @@ def html_document(study, plots: dict) -> str:
             body.append(f'<p class="note">{e(payload)}</p>')
     if plots:
         body.append("<h2>Plots</h2>")
-        body.append("".join(_image(kind, path) for kind, path in plots.items()))
+        first = next(iter(study.pairs), None)
+        if first is not None and len(study.pairs) > 1:
+            body.append(f'<p class="note">Plots of the first pair, {e(" + ".join(first))}; the tables above give '
+                        "every pair.</p>")
+        body.append('<div class="plots">' + "".join(_image(kind, path) for kind, path in plots.items()) + "</div>")
     config = json.dumps(study.config, indent=2, default=str)
     body.append("<h2>Configuration</h2>")
     body.append(f"<details open><summary>the run's settings (also in results.json)</summary><pre>{e(config)}</pre>"

@@ -178,3 +178,23 @@ def test_a_single_test_fold_shows_no_standard_deviation():
     assert "±" not in table and "0.00 ± 0.00" not in table
     entry = study.to_json()["systems"]["specialist"]
     assert entry["ua_std"] is None and entry["wa_std"] is None and entry["f1_std"] is None
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_a_class_without_test_clips_has_no_recall_and_the_json_stays_strict(tmp_path):
+    import json
+
+    pytest.importorskip("matplotlib")
+    from sklearn_zsfuse.report import write_report
+
+    labels, folds, speakers, emb = toy()
+    labels = labels.copy()
+    labels[(folds != 3) & (np.arange(len(labels)) % 5 == 0)] = "c"  # c only in the training corpus
+    zs = np.random.default_rng(0).normal(0, 1, (len(labels), 3))
+    study = run_study(FeatureSet.from_features(Features(emb[:, 1:], zs, {(1, 1): zs})), labels, folds, speakers,
+                      grid=Grid(audio_repeats=(1,), text_repeats=(1,)), test=folds == 3)
+    assert study.primary.per_class_recall("specialist")["c"] is None
+    written = write_report(study, tmp_path, plots=False)
+    doc = json.loads(written["results"].read_text(), parse_constant=lambda c: pytest.fail(f"{c} in results.json"))
+    assert doc["systems"]["zs_fuse"]["per_class_recall"]["c"] is None
+    assert "| — |" in written["table"].read_text() or " — |" in written["table"].read_text()

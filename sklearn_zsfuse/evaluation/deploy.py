@@ -52,7 +52,8 @@ def final_model(system: str, params: dict, *, alm=None, fm=None, layer=None, cla
         if system == "zs_fuse+calibrated":
             fusion["temperature"] = "fit"  # refitted on the clips the deployed model is fitted on
         pipe = make_zsfuse_pipeline(
-            alm, fm, class_prompts=class_prompts, templates=templates, audio_repeats=params["audio_repeats"],
+            alm, fm, classes=None if classes is None else list(classes), class_prompts=class_prompts,
+            templates=templates, audio_repeats=params["audio_repeats"],
             text_repeats=params["text_repeats"], classifier=classifier, device=device, batch_size=batch_size,
         )
         pipe.set_params(**{f"fusion__{k}": v for k, v in fusion.items()})

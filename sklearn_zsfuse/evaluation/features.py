@@ -131,7 +131,8 @@ def compute_feature_set(
 
     ``layers``: the specialist layers to evaluate (ints and/or ``"all"``, the
     mean over layers); None uses the FMEmbedder's ``layer`` (from
-    ``estimator_params``, else its default). ``estimator_params`` go to the
+    ``estimator_params``, else its default). A specialist with a single
+    "layer" (eGeMAPS) is evaluated once, under its own name. ``estimator_params`` go to the
     estimator(s) that take them (:func:`route_estimator_params`). With
     ``concurrent=True`` the specialists run on a second thread while the ALMs encode.
     """
@@ -156,7 +157,7 @@ def compute_feature_set(
     embedders = {}
     for fm in fms:
         embedder = FMEmbedder(fm, **common, **fm_params).fit(paths)
-        for layer in layers or []:
+        for layer in (layers or []) if embedder.n_layers_ > 1 else []:
             if layer != "all" and not (isinstance(layer, (int, np.integer)) and
                                        -embedder.n_layers_ <= layer < embedder.n_layers_):
                 raise ValueError(
@@ -174,7 +175,7 @@ def compute_feature_set(
         out, which = {}, {}
         for fm, embedder in embedders.items():
             name = fm_names[fm]
-            if layers is None:
+            if layers is None or embedder.n_layers_ == 1:  # a single "layer" (eGeMAPS): nothing to sweep
                 log(f"specialist {name}: embedding {len(paths)} clips")
                 out[name] = embedder.transform(paths)
                 which[name] = (str(fm), embedder.layer)

@@ -77,12 +77,10 @@ class Evaluation:
         return np.sum([np.asarray(f["confusion_matrix"]) for f in self.systems[system].folds], axis=0)
 
     def per_class_recall(self, system: str) -> dict:
-        """Class -> recall over all test clips pooled (NaN for a class with no test clip)."""
+        """Class -> recall over all test clips pooled (None for a class with no test clip)."""
         counts = self.confusion_matrix(system)
         totals = counts.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            recall = np.where(totals > 0, np.diag(counts) / np.maximum(totals, 1), np.nan)
-        return {str(c): float(r) for c, r in zip(self.classes, recall)}
+        return {str(c): (float(counts[i, i] / totals[i]) if totals[i] else None) for i, c in enumerate(self.classes)}
 
     def to_json(self) -> dict:
         """``{"dataset", "config", "systems", "calibration", "comparison"}``.
@@ -118,7 +116,7 @@ class Evaluation:
         rows = []
         for name in self.systems:
             recall = self.per_class_recall(name)
-            rows.append([name, *("—" if np.isnan(recall[c]) else f"{100 * recall[c]:.1f}" for c in classes)])
+            rows.append([name, *("—" if recall[c] is None else f"{100 * recall[c]:.1f}" for c in classes)])
         return ["recall (%)", *classes], rows
 
     def comparison_rows(self) -> tuple[list, list]:
@@ -212,7 +210,7 @@ class Study:
     def tables(self) -> list:
         """(title, Evaluation) of every table in reading order: pairs, then models alone."""
         out = [(f"{a} + {f}", run) for (a, f), run in self.pairs.items()]
-        if not self.pairs or len(self.alms) * len(self.fms) == 0:
+        if not self.pairs:
             out += [(a, run) for a, run in self.alm_runs.items()]
             out += [(f, run) for f, run in self.fm_runs.items()]
         return out

@@ -75,7 +75,8 @@ def evaluate(
 
     ``layer``: the specialist's hidden state (an int or ``"all"``, their mean), or
     a list of them to sweep: each layer becomes a specialist of its own (named
-    ``"<fm> [layer k]"``) and audio is encoded once per model for all of them.
+    ``"<fm> [layer k]"``) and audio is encoded once per model for all of them
+    (eGeMAPS, which has a single "layer", stays one specialist).
     Without it, FMEmbedder's default (the last layer).
 
     ``test_corpus``: train on ``corpus`` and test on this one (cross-corpus), on
