@@ -105,7 +105,7 @@ def cached_encode(
         inputs = featurize(waves) if featurize is not None and waves else waves
         return good, inputs, failures
 
-    progress = progress_bar(len(batches), desc, unit="batch", verbose=verbose)
+    progress = progress_bar(len(pending), desc, unit="clip", verbose=verbose)
     failed: dict[tuple, str] = {}  # key -> reason
     for good, inputs, failures in _prefetched(batches, load_batch):
         failed.update(failures)
@@ -114,7 +114,7 @@ def cached_encode(
                 cache.put(keys[i], value)
                 results[i] = value
         del inputs
-        progress.update()
+        progress.update(len(good) + len(failures))
     progress.close()
     if failed:  # duplicates of a bad clip are named too
         raise_for_problems(
