@@ -21,7 +21,7 @@ from .audio import (
     raise_for_problems,
 )
 from .cache import CacheTiers, DiskCache, audio_cache, silent_keys
-from .progress import progress_bar
+from .progress import note, progress_bar
 
 COMMON_CONSTRAINTS = {
     "sampling_rate": [Interval(Integral, MIN_SAMPLING_RATE, MAX_SAMPLING_RATE, closed="both"), None],
@@ -136,7 +136,7 @@ def cached_encode(
         )
     if verbose:
         from_disk = (disk.hits - disk_hits_before) if disk is not None else 0
-        print(
+        note(  # through the run's display when one is open, so it cannot run into its status line
             f"[{desc}] {len(clips)} clips: {len(pending)} encoded, "
             f"{len(clips) - len(pending) - from_disk} reused from memory, {from_disk} from disk"
             + (f" ({disk.directory})" if disk is not None else "")

@@ -45,12 +45,12 @@ def progress_bar(total: int, desc: str, *, unit: str = "batch", verbose: int = 0
 
 
 def note(message: str) -> None:
-    """A log line: through the open run's display (so it does not break its status line), else stderr."""
+    """A log line: through the open run's display (on its stream, never into its status line), else printed."""
     run = current_run()
     if run is not None:
         run.note(message)
     else:
-        print(message, file=sys.stderr, flush=True)
+        print(message, flush=True)
 
 
 _current: list = []  # the open runs, innermost last; process-wide so worker threads report too
