@@ -308,11 +308,23 @@ def _load_selected(args):
 
 
 def _spread(index, corpus, limit: int) -> np.ndarray:
-    """``limit`` of ``index``, taken in turn from each (speaker, label) group, path order within each."""
+    """``limit`` of ``index``, one (speaker, label) group after another, path order within each.
+
+    Groups take turns so that consecutive picks change speaker and label: speaker i
+    starts its labels at the i-th class (a diagonal), so a small limit still holds
+    several speakers (folds) and several classes.
+    """
+    classes = {c: k for k, c in enumerate(np.unique(corpus.labels[index]))}
+    speakers = {s: k for k, s in enumerate(dict.fromkeys(corpus.speakers[index]))}
     groups: dict = {}
     for i in index:
         groups.setdefault((corpus.speakers[i], corpus.labels[i]), []).append(i)
-    queues = [list(reversed(g)) for g in groups.values()]
+
+    def turn(key):
+        s, c = speakers[key[0]], classes[key[1]]
+        return ((c - s) % len(classes), s)
+
+    queues = [list(reversed(groups[key])) for key in sorted(groups, key=turn)]
     chosen = []
     while len(chosen) < limit:
         for q in queues:

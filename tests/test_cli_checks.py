@@ -214,3 +214,66 @@ def test_an_unexpected_error_is_one_line_unless_debug(monkeypatch, tmp_path, cap
     assert "RuntimeError: something inside broke" in line and "--debug" in line
     with pytest.raises(RuntimeError, match="something inside broke"):
         main(["predict", str(tmp_path / "m.joblib"), some_clip, "--debug"])
+
+
+# -- subsets, layers and the run's display -------------------------------------------------
+
+def test_subset_and_limit_narrow_the_corpus(tmp_path, capsys):
+    pytest.importorskip("opensmile")
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    root = _corpus(tmp_path / "c", ["happy", "sad", "angry", "happy", "sad", "angry"])
+    out = tmp_path / "x.parquet"
+    base = ["embed", "--fm", "egemaps", "--dataset", "csv", "--root", str(root), "--out", str(out), "-q"]
+    assert main(base + ["--subset", "label=happy,sad"]) == 0
+    frame = pd.read_parquet(out)
+    assert sorted(frame.label) == ["happy", "happy", "sad", "sad"]
+    assert main(base + ["--subset", "label=happy,sad", "speaker=a"]) == 0
+    assert sorted(pd.read_parquet(out).label) == ["happy", "sad"]
+    assert main(base + ["--limit", "2"]) == 0
+    frame = pd.read_parquet(out)
+    # spread over speakers and labels, not the first two clips
+    assert len(frame) == 2 and sorted(frame.speaker) == ["a", "b"] and frame.label.nunique() == 2
+    capsys.readouterr()
+    assert main(base + ["--subset", "label=joy"]) == 2
+    assert "no label ['joy']" in _one_line(capsys.readouterr().err)
+
+
+def test_embed_several_layers_from_one_pass(tiny_wavlm, tmp_path, some_clip):
+    out = tmp_path / "x.npy"
+    assert main(["embed", "--fm", tiny_wavlm, some_clip, "--layer", "0", "-1", "--out", str(out), "-q",
+                 "--device", "cpu"]) == 0
+    from sklearn_zsfuse import FMEmbedder
+
+    X = np.load(out)
+    first = FMEmbedder(tiny_wavlm, layer=0, device="cpu").fit_transform([some_clip])
+    last = FMEmbedder(tiny_wavlm, layer=-1, device="cpu").fit_transform([some_clip])
+    np.testing.assert_allclose(X, np.hstack([first, last]), rtol=1e-5)
+
+
+def test_a_layer_out_of_range_is_refused_before_encoding(tiny_wavlm, tmp_path, capsys, no_encoding, some_clip):
+    rc, err = _run(["embed", "--fm", tiny_wavlm, some_clip, "--layer", "40", "--out", str(tmp_path / "x.npy")],
+                   capsys)
+    assert rc == 2 and "--layer 40 is out of range" in _one_line(err)
+
+
+def test_the_command_shows_plain_progress_lines_in_a_log_file(tmp_path, capsys, some_clip):
+    pytest.importorskip("opensmile")
+    out = tmp_path / "x.npy"
+    assert main(["embed", "--fm", "egemaps", some_clip, "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "\r" not in captured.err and "\x1b" not in captured.err  # stderr is not a terminal here
+    assert "FMEmbedder: 1/1 clips done" in captured.err
+    assert all(line.startswith("[") for line in captured.err.splitlines())
+    assert captured.out.startswith("1 x 88 embeddings")  # stdout holds results only
+    assert main(["embed", "--fm", "egemaps", some_clip, "--out", str(out), "-q"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_the_command_restores_the_library_bars(tmp_path, some_clip):
+    pytest.importorskip("opensmile")
+    hf_logging = pytest.importorskip("transformers.utils.logging")
+    assert hf_logging.is_progress_bar_enabled()
+    assert main(["embed", "--fm", "egemaps", some_clip, "--out", str(tmp_path / "x.npy"), "-q"]) == 0
+    assert hf_logging.is_progress_bar_enabled()
