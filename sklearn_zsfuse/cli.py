@@ -165,12 +165,14 @@ def build_parser() -> CommandParser:
     em.add_argument("--out", required=True, type=Path, help="X.npy (plus X.paths.txt) or X.parquet")
     _add_selection_options(em)
     _add_runtime_options(em)
+    for command in (ev, pr, em):
+        command.set_defaults(command_parser=command)
     return parser
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    parser = args.command_parser  # its errors read "zsfuse evaluate: error: ..."
     try:
         with _one_line_warnings(args.command):
             CHECKS[args.command](args, parser)  # every argument and model: before any clip is read
@@ -196,9 +198,24 @@ def _report(command: str, exc: Exception) -> int:
 
 @contextlib.contextmanager
 def _one_line_warnings(command: str):
-    """Warnings as one line each ("zsfuse evaluate: warning: ..."), the process's own settings restored after."""
+    """Each distinct warning once, on one line, through the run's display (shown with -q too).
+
+    The process's own warning settings are put back afterwards.
+    """
+    from .progress import current_run
+
+    shown = set()
+
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"zsfuse {command}: {category.__name__}: {one_line(message)}", file=sys.stderr)
+        text = f"zsfuse {command}: {category.__name__}: {one_line(message)}"
+        if text in shown:
+            return
+        shown.add(text)
+        run = current_run()
+        if run is not None:
+            run.warning(text)
+        else:
+            print(text, file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.showwarning = show

@@ -38,13 +38,10 @@ def check_fm(model, parameter: str = "model") -> None:
 
 def check_alm(model, parameter: str = "model") -> None:
     """Raise if the audio-language model ``model`` surely cannot load."""
-    from .encoders.clsp import CLSP
     from .encoders.hf_clap import HFClap
 
     spec = resolve_alm(model)  # .pt/.pth files resolve only when they exist; registered names pass
     if isinstance(spec, HFClap):
-        _check_hf_checkpoint(spec.model, parameter)
-    elif isinstance(spec, CLSP):
         _check_hf_checkpoint(spec.model, parameter)
 
 

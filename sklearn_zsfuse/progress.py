@@ -159,6 +159,14 @@ class RunProgress:
             if self.tty:
                 self._show()
 
+    def warning(self, message: str) -> None:
+        """A line that is written even when quiet (a warning is not progress)."""
+        with self._lock:
+            self._clear_status()
+            self._write(f"{message}\n")
+            if self.tty:
+                self._show()
+
     def close(self) -> None:
         with self._lock:
             for stage in list(self.active):

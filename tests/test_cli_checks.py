@@ -277,3 +277,20 @@ def test_the_command_restores_the_library_bars(tmp_path, some_clip):
     assert hf_logging.is_progress_bar_enabled()
     assert main(["embed", "--fm", "egemaps", some_clip, "--out", str(tmp_path / "x.npy"), "-q"]) == 0
     assert hf_logging.is_progress_bar_enabled()
+
+
+def test_warnings_are_one_line_each_and_shown_once(monkeypatch, tmp_path, capsys, some_clip):
+    import warnings as w
+
+    import sklearn_zsfuse.cli as cli
+
+    def noisy(args, parser):
+        for _ in range(3):
+            w.warn("the same thing\nover two lines", UserWarning)
+        return 0
+
+    monkeypatch.setitem(cli.COMMANDS, "predict", noisy)
+    filters = list(w.filters)
+    assert main(["predict", str(tmp_path / "m.joblib"), some_clip, "-q"]) == 0
+    assert _one_line(capsys.readouterr().err) == "zsfuse predict: UserWarning: the same thing; over two lines"
+    assert w.filters == filters

@@ -153,3 +153,10 @@ def test_estimators_report_into_an_open_run(sine_clips):
     text = stream.getvalue()
     assert f"FMEmbedder: {len(clips)}/{len(clips)} clips done" in text
     assert "\r" not in text
+
+
+def test_warnings_are_written_even_when_quiet():
+    stream = Terminal()
+    with run_progress(stream, quiet=True) as run:
+        run.warning("zsfuse evaluate: UserWarning: 3 clips are digital silence")
+    assert stream.getvalue() == "zsfuse evaluate: UserWarning: 3 clips are digital silence\n"
