@@ -88,7 +88,9 @@ def _duration(seconds: float) -> str:
 
 
 def _plural(unit: str) -> str:
-    return unit + ("es" if unit.endswith(("s", "x", "ch", "sh")) else "s")
+    if unit.endswith("s"):  # given plural already ("clips", "texts")
+        return unit
+    return unit + ("es" if unit.endswith(("x", "ch", "sh")) else "s")
 
 
 class _Stage:
@@ -96,6 +98,8 @@ class _Stage:
         self.run, self.total, self.desc, self.unit = run, max(int(total), 0), desc, unit
         self.done = 0
         self.closed = False
+        # Encoding the prompts is quick and not a pass over the audio the run planned.
+        self.counts = not unit.startswith("text")
 
     def update(self, n: int = 1) -> None:
         self.run._update(self, n)
@@ -112,7 +116,8 @@ class RunProgress:
 
     ``plan(passes)`` tells how many encoding passes (calls of
     :func:`progress_bar`) the run will make, so the estimate covers the whole
-    run and not only the stage running now. On a terminal (``stream.isatty()``)
+    run and not only the stage running now (stages in ``unit="text"`` are shown
+    but not counted: they are not passes over the audio). On a terminal (``stream.isatty()``)
     one status line is redrawn in place; otherwise a plain line is written when
     a stage starts and ends and at most every ``interval`` seconds between.
     :meth:`note` writes a log line, always ending with a newline.
@@ -143,7 +148,7 @@ class RunProgress:
         stage = _Stage(self, total, desc, unit)
         with self._lock:
             if stage.total <= 0:  # everything came from the caches: a pass done at once
-                self.finished += 1
+                self.finished += stage.counts
                 stage.closed = True
                 return stage
             self.active.append(stage)
@@ -180,8 +185,9 @@ class RunProgress:
     def fraction(self) -> float:
         """Share of the run's planned passes done (stages running count by their share done)."""
         with self._lock:
-            passes = max(self.passes, self.finished + len(self.active), 1)
-            running = sum(s.done / s.total for s in self.active)
+            counted = [s for s in self.active if s.counts]
+            passes = max(self.passes, self.finished + len(counted), 1)
+            running = sum(s.done / s.total for s in counted)
             return min((self.finished + running) / passes, 1.0)
 
     def eta(self) -> float | None:
@@ -208,7 +214,7 @@ class RunProgress:
                 return
             stage.closed = True
             self.active.remove(stage)
-            self.finished += 1
+            self.finished += stage.counts
             if not self.quiet:
                 self._clear_status()
                 self._write(f"[{self.elapsed():7.1f}s] {stage.desc}: {stage.done}/{stage.total} {_plural(stage.unit)} done\n")

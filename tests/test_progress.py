@@ -160,3 +160,18 @@ def test_warnings_are_written_even_when_quiet():
     with run_progress(stream, quiet=True) as run:
         run.warning("zsfuse evaluate: UserWarning: 3 clips are digital silence")
     assert stream.getvalue() == "zsfuse evaluate: UserWarning: 3 clips are digital silence\n"
+
+
+def test_text_stages_are_shown_but_not_counted_as_passes():
+    clock = Clock()
+    with run_progress(io.StringIO(), clock=clock) as run:
+        run.plan(2)
+        texts = progress_bar(10, "ALMZeroShotScorer", unit="texts")
+        texts.update(10)
+        texts.close()
+        assert run.fraction() == 0
+        audio = progress_bar(4, "ALMZeroShotScorer", unit="clips")
+        audio.update(4)
+        assert "ALMZeroShotScorer 4/4 clips" in run.status()
+        audio.close()
+        assert run.fraction() == pytest.approx(0.5)
