@@ -178,6 +178,11 @@ def main(argv=None) -> int:
             CHECKS[args.command](args, parser)  # every argument and model: before any clip is read
             with _run_display(args):
                 return COMMANDS[args.command](args, parser)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"zsfuse {args.command}: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:
         if args.debug:
             raise
