@@ -290,7 +290,8 @@ def _check_evaluate(args, parser) -> None:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             parser.error(f"--save-model {args.save_model!r} is not a system{hint}; choose best or one of {made}.")
         if args.save_model not in made:
-            parser.error(f"--save-model {args.save_model!r} needs both --alm and --fm; this run makes {made}.")
+            needs = {"specialist": "--fm", "zs_fuse": "both --alm and --fm"}.get(args.save_model, "--alm")
+            parser.error(f"--save-model {args.save_model!r} needs {needs}; this run makes {made}.")
     if not args.no_plots:
         try:
             import matplotlib  # noqa: F401  (checked now, not after an hour of encoding)

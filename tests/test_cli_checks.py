@@ -125,6 +125,9 @@ def test_save_model_names_only_the_systems_this_run_makes(tmp_path, capsys, no_e
     rc, err = _run(["evaluate", "--dataset", "csv", "--root", str(root), "--fm", "egemaps", "--alm", "none",
                     "--save-model", "zs_fuse", "--no-plots", "-q"], capsys)
     assert rc == 2 and "needs both --alm and --fm" in _one_line(err)
+    rc, err = _run(["evaluate", "--dataset", "csv", "--root", str(root), "--fm", "none", "--alm", "x/y",
+                    "--save-model", "specialist", "--no-plots", "-q"], capsys)
+    assert rc == 2 and "'specialist' needs --fm; this run makes ['zero_shot'" in _one_line(err)
 
 
 @pytest.mark.parametrize(
