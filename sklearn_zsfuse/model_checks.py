@@ -41,8 +41,19 @@ def check_alm(model, parameter: str = "model") -> None:
     from .encoders.hf_clap import HFClap
 
     spec = resolve_alm(model)  # .pt/.pth files resolve only when they exist; registered names pass
-    if isinstance(spec, HFClap):
-        _check_hf_checkpoint(spec.model, parameter)
+    if not isinstance(spec, HFClap):
+        return
+    file = Path(os.fspath(spec.model)).expanduser()
+    if file.suffix in _CHECKPOINT_SUFFIXES and not file.exists():  # meant as a file, not a hub id
+        raise ModelLoadError(
+            f"Cannot load {parameter}={os.fspath(model)!r}: the checkpoint file "
+            f"{os.fspath(spec.model)!r} does not exist."
+        )
+    _check_hf_checkpoint(spec.model, parameter)
+
+
+# Files of the msclap (.pth) and laion_clap (.pt) backends, and what training scripts write.
+_CHECKPOINT_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin", ".safetensors"}
 
 
 def _check_hf_checkpoint(model, parameter: str) -> None:

@@ -304,3 +304,10 @@ def test_warnings_are_one_line_each_and_shown_once(monkeypatch, tmp_path, capsys
     assert main(["predict", str(tmp_path / "m.joblib"), some_clip, "-q"]) == 0
     assert _one_line(capsys.readouterr().err) == "zsfuse predict: UserWarning: the same thing; over two lines"
     assert w.filters == filters
+
+
+def test_a_missing_checkpoint_file_is_named_as_a_file(tmp_path, capsys, no_encoding):
+    rc, err = _run(["embed", "--alm", "laion_clap_music.pt", str(tmp_path / "x.wav"), "--out",
+                    str(tmp_path / "x.npy")], capsys)
+    assert rc == 2
+    assert "the checkpoint file 'laion_clap_music.pt' does not exist" in _one_line(err)
