@@ -10,11 +10,13 @@ __all__ = [
     "DEFAULT_TEMPLATES",
     "SINGLE_TEMPLATE",
     "EMOTION_WORDS",
+    "TEMPLATE_SETS",
     "amplify_text",
     "build_prompts",
     "check_class_prompts",
     "class_words",
     "prompt_table",
+    "resolve_templates",
     "warn_long_prompts",
     "warn_same_wording",
 ]
@@ -29,6 +31,25 @@ DEFAULT_TEMPLATES: tuple[str, ...] = (
 )
 # The plain zero-shot baseline: one template.
 SINGLE_TEMPLATE: tuple[str, ...] = ("this person is feeling {}.",)
+
+# Named template sets: ``templates="ensemble"`` reads better in a grid's cv_results_
+# (and in a repr) than the tuple of strings it stands for.
+TEMPLATE_SETS: dict[str, tuple[str, ...]] = {"ensemble": DEFAULT_TEMPLATES, "single": SINGLE_TEMPLATE}
+
+
+def resolve_templates(templates) -> tuple[str, ...]:
+    """The templates ``templates`` stands for: a set's name, one template string, or a sequence of them."""
+    if isinstance(templates, str):
+        if templates in TEMPLATE_SETS:
+            return TEMPLATE_SETS[templates]
+        if "{" not in templates:
+            names = ", ".join(repr(n) for n in TEMPLATE_SETS)
+            raise ValueError(
+                f"templates={templates!r} is neither a named template set ({names}) nor a "
+                "template with a '{}' placeholder for the class word."
+            )
+        return (templates,)
+    return tuple(templates)
 
 # Corpus label spellings (RAVDESS, CREMA-D, IEMOCAP, MSP-Podcast, EmoDB, ...) mapped to
 # the adjective the templates expect. Labels not listed are used as written. Single
@@ -172,7 +193,10 @@ def build_prompts(
     text_repeats: int = 1,
     separator: str = " ",
 ) -> list[list[str]]:
-    """One list of (amplified) prompts per class: every template x every word."""
+    """One list of (amplified) prompts per class: every template x every word.
+
+    ``templates`` is a named set (see :data:`TEMPLATE_SETS`), one template or a sequence of them.
+    """
     return [
         [prompt for _, _, prompt in rows]
         for rows in prompt_table(classes, templates, class_prompts, text_repeats, separator)
@@ -187,8 +211,7 @@ def prompt_table(
     separator: str = " ",
 ) -> list[list[tuple]]:
     """:func:`build_prompts` with where each prompt came from: per class, (label, template, prompt)."""
-    if isinstance(templates, str):
-        templates = (templates,)
+    templates = resolve_templates(templates)
     if len(templates) == 0:
         raise ValueError("templates must hold at least one template string.")
     for t in templates:

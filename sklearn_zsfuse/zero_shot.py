@@ -70,8 +70,11 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         Word(s) standing for each label in the templates, e.g.
         ``{"fearful": ["fearful", "scared"]}``. Labels not given use a built-in
         emotion vocabulary, else the label itself.
-    templates : tuple of str, default=DEFAULT_TEMPLATES
+    templates : tuple of str, "ensemble" or "single", default=DEFAULT_TEMPLATES
         The prompt ensemble; each template has one ``{}`` for the class word.
+        The names stand for :data:`~sklearn_zsfuse.DEFAULT_TEMPLATES` and
+        :data:`~sklearn_zsfuse.SINGLE_TEMPLATE` (``TEMPLATE_SETS``), and read
+        better in a grid's ``cv_results_``.
     audio_repeats : int, default=1
         N_a: the clip is tiled this many times before the model's window is applied.
     text_repeats : int, default=1

@@ -105,8 +105,12 @@ def test_embed_to_npy_and_parquet(german_corpus, tmp_path, capsys):
     assert main(["embed", "--fm", "egemaps", "--dataset", "csv", "--root", str(german_corpus),
                  "--out", str(tmp_path / "x.parquet"), "-q"]) == 0
     frame = pd.read_parquet(tmp_path / "x.parquet")
-    assert frame.shape == (16, 2 + 88) and list(frame.columns[:3]) == ["path", "label", "F0semitoneFrom27.5Hz_sma3nz_amean"]
-    np.testing.assert_allclose(frame.set_index("path").loc[clips].iloc[:, 1:].to_numpy(), X, rtol=1e-6)
+    assert frame.shape == (16, 4 + 88)
+    assert list(frame.columns[:5]) == ["path", "label", "speaker", "fold", "F0semitoneFrom27.5Hz_sma3nz_amean"]
+    rows = frame.set_index("path").loc[clips]
+    np.testing.assert_allclose(rows.iloc[:, 3:].to_numpy(), X, rtol=1e-6)
+    assert list(rows.label) == ["freude", "neutral"] and list(rows.speaker) == ["sprecher01", "sprecher01"]
+    assert sorted(set(frame.fold)) == [1, 2, 3, 4]  # one per speaker
 
 
 def test_evaluate_errors_are_for_people(tmp_path, capsys):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..audio import AudioInputError, Clip
 from ..cache import CacheTiers, DiskCache, EmbeddingCache, silent_keys
-from ..progress import progress_bar
+from ..progress import note, progress_bar
 from .feed import batches_ahead, feed
 from .lookup import fill_duplicates, item_keys, lookup, store
 from .plan import plan_batches
@@ -81,7 +81,7 @@ def run(items: list, job: Job) -> list[np.ndarray]:
             return wave
 
         failed: dict[tuple, str] = {}
-        progress = progress_bar(len(batches), job.desc, unit="batch", verbose=job.verbose)
+        progress = progress_bar(len(found.pending), job.desc, unit=job.unit, verbose=job.verbose)
         for batch, loaded in feed(batches, load_one, pool, batches_ahead(n_workers)):
             good = [i for i, x in zip(batch, loaded) if not isinstance(x, LoadFailure)]
             failed.update((keys[i], x.reason) for i, x in zip(batch, loaded) if isinstance(x, LoadFailure))
@@ -93,14 +93,15 @@ def run(items: list, job: Job) -> list[np.ndarray]:
                     raise ValueError(f"{job.desc}: the encoder returned {len(outputs)} results for {len(good)} inputs.")
                 store(tiers, found, keys, good, outputs)
             del inputs
-            progress.update()
+            progress.update(len(batch))
         progress.close()
     raise_failures(items, keys, failed)
     results = fill_duplicates(found, keys)
     if job.load is not None:
         warn_silent(job.desc, items, keys, silent_keys)
     if job.verbose:
-        print(summary(job.desc, len(items), job.unit, len(found.pending), found.counts, job.disk))
+        # through the run's display when one is open, so it cannot run into its status line
+        note(summary(job.desc, len(items), job.unit, len(found.pending), found.counts, job.disk))
     return results
 
 
