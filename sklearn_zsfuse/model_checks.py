@@ -17,14 +17,15 @@ import os
 from pathlib import Path
 
 from .encoders import MissingExtraError, ModelLoadError, model_source, resolve_alm
-from .encoders._backend import hf_offline
-from .encoders.base import load_error
+from .encoders.hub import hf_offline, load_error, looks_local
+from .encoders.registry import resolve_fm
 
 __all__ = ["check_alm", "check_fm", "check_fm_layers"]
 
 
 def check_fm(model, parameter: str = "model") -> None:
-    """Raise if the speech model ``model`` (hub id, directory or ``"egemaps"``) surely cannot load."""
+    """Raise if the speech model ``model`` (hub id, directory or a registered name) surely cannot load."""
+    from .encoders.hf_speech import HFSpeech
     from .encoders.opensmile_egemaps import is_egemaps
 
     if is_egemaps(model):
@@ -33,7 +34,9 @@ def check_fm(model, parameter: str = "model") -> None:
                 f"{parameter}='egemaps' needs the opensmile package: pip install 'sklearn-zsfuse[egemaps]'."
             )
         return
-    _check_hf_checkpoint(model, parameter)
+    spec = resolve_fm(model)  # other registered names (register_fm) are left to their loaders
+    if isinstance(spec, HFSpeech):
+        _check_hf_checkpoint(spec.model, parameter)
 
 
 def check_alm(model, parameter: str = "model") -> None:
@@ -65,7 +68,7 @@ def _check_hf_checkpoint(model, parameter: str) -> None:
         if not (path / "config.json").is_file():
             raise load_error(model, parameter, FileNotFoundError(f"no config.json in {str(path)!r}"))
         return
-    if path.exists() or text.startswith(("/", ".", "~")) or text.count("/") > 1:
+    if looks_local(source):
         reason = "not a directory" if path.exists() else "no such directory"
         raise load_error(model, parameter, FileNotFoundError(f"{reason}: {str(path)!r}"))
     from huggingface_hub.utils import HFValidationError, validate_repo_id

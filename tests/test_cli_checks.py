@@ -15,16 +15,14 @@ from sklearn_zsfuse.cli import main
 @pytest.fixture
 def no_encoding(monkeypatch):
     """Fail the test if any model encodes a clip or the evaluation starts."""
-    import sklearn_zsfuse._batching as batching
+    import sklearn_zsfuse.engine as engine
     import sklearn_zsfuse.evaluation as evaluation
 
     def refuse(*args, **kwargs):
         raise AssertionError("encoding started before the arguments were checked")
 
     monkeypatch.setattr(evaluation, "compute_features", refuse)
-    monkeypatch.setattr(batching, "cached_encode", refuse)
-    for module in ("sklearn_zsfuse.embedding", "sklearn_zsfuse.zero_shot"):
-        monkeypatch.setattr(f"{module}.cached_encode", refuse)
+    monkeypatch.setattr(engine, "run", refuse)  # every encode of either branch goes through it
 
 
 def _corpus(root: Path, labels, *, broken=None) -> Path:
