@@ -191,7 +191,7 @@ def check_clips(clips: list[Clip]) -> None:
     Every problem is reported at once. NaN samples inside a file and damage past
     the header only show when the clip is decoded for the model; those are
     collected over the whole batch loop and reported together (see
-    :func:`sklearn_zsfuse.engine.run`).
+    the engine's report stage, :mod:`sklearn_zsfuse.engine`).
     """
     raise_for_problems([p for p in map(_precheck, clips) if p is not None], len(clips))
 

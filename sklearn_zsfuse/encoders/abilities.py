@@ -4,7 +4,7 @@ Both kinds of encoder (:class:`~.alm.ALMEncoder`, :class:`~.fm.FMEncoder`) may
 offer, beyond their required members:
 
 ``audio_features(waves) -> inputs`` and ``encode_features(inputs) -> array``
-    The model's input pipeline split from its forward pass. The engine calls
+    ALMs: the model's input pipeline split from its forward pass. The engine calls
     both on the model's thread, batch by batch (``inputs`` may be a torch tensor
     already on the model's device: spectrograms are then computed there); input
     workers only decode, resample, tile and window.

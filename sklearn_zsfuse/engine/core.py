@@ -82,7 +82,7 @@ def run(items: list, job: Job) -> list[np.ndarray]:
 
         failed: dict[tuple, str] = {}
         progress = progress_bar(len(found.pending), job.desc, unit=job.unit, verbose=job.verbose)
-        for batch, loaded in feed(batches, load_one, pool, batches_ahead(n_workers)):
+        for batch, loaded in feed(batches, load_one, pool, batches_ahead(n_workers), n_workers):
             good = [i for i, x in zip(batch, loaded) if not isinstance(x, LoadFailure)]
             failed.update((keys[i], x.reason) for i, x in zip(batch, loaded) if isinstance(x, LoadFailure))
             inputs = [x for x in loaded if not isinstance(x, LoadFailure)]
