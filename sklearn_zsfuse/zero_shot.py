@@ -103,6 +103,12 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
     device : str, default="auto"
         "auto" picks CUDA when available, else CPU.
     dtype : {"float32", "float16", "bfloat16", "auto"}, default="float32"
+        The models' precision. "bfloat16" about halves the time where the
+        hardware computes in bf16 natively: CUDA devices of compute capability
+        >= 8.0, and CPUs with AVX512-BF16 or AMX (on such a CPU the full-size
+        CLAP ran 2.0-2.3x faster, zero-shot argmax unchanged; see
+        benchmarks/README.md). Elsewhere bf16 is emulated and slower. "auto" is
+        bfloat16 exactly on that hardware, float32 elsewhere.
     batch_size : int, default=8
         Clips per forward pass of the audio tower.
     max_batch_seconds : float or None, default=120.0

@@ -245,7 +245,7 @@ class LaionClapEncoder:
                 n_mels=audio_cfg["mel_bins"],
                 f_min=audio_cfg["fmin"],
                 f_max=audio_cfg["fmax"],
-            )
+            ).to(device)  # spectrograms where the model runs, a batch at a time
             self._to_db = torchaudio.transforms.AmplitudeToDB(top_db=None)
 
     def save(self, directory) -> None:
@@ -270,17 +270,19 @@ class LaionClapEncoder:
         }
         (directory / BACKEND_MANIFEST).write_text(json.dumps(manifest))
 
-    def _features(self, wave: np.ndarray) -> dict:
+    def _features(self, waves: list[np.ndarray]) -> list[dict]:
+        """laion_clap's per-clip input dicts, computed for the whole batch on the model's device."""
         import torch
 
         # laion_clap's int16 round trip (float32_to_int16, int16_to_float32).
-        quantized = (np.clip(wave, -1.0, 1.0) * 32767.0).astype(np.int16)
-        waveform = torch.from_numpy((quantized / 32767.0).astype(np.float32))
-        features = {"waveform": waveform, "longer": torch.tensor([False])}
-        if self.fusion:
-            mel = self._to_db(self._mel(waveform)).T
-            features["mel_fusion"] = torch.stack([mel, mel, mel, mel], dim=0)
-        return features
+        quantized = (np.clip(np.stack(waves), -1.0, 1.0) * 32767.0).astype(np.int16)
+        waveform = torch.from_numpy((quantized / 32767.0).astype(np.float32)).to(self.device)
+        longer = torch.zeros((len(waves), 1), dtype=torch.bool, device=self.device)
+        if not self.fusion:
+            return [{"waveform": w, "longer": b} for w, b in zip(waveform, longer)]
+        # (batch, mels, frames) -> 4 copies of (frames, mels) per clip: top_db=None keeps clips independent
+        mel = self._to_db(self._mel(waveform)).transpose(1, 2).unsqueeze(1).repeat(1, 4, 1, 1)
+        return [{"waveform": w, "longer": b, "mel_fusion": m} for w, b, m in zip(waveform, longer, mel)]
 
     def encode_audio(self, waves: list[np.ndarray]) -> np.ndarray:
         import torch
@@ -289,7 +291,7 @@ class LaionClapEncoder:
             if w.shape[0] != self.window:
                 raise ValueError(f"expected {self.window} samples per clip, got {w.shape[0]}")
         with torch.inference_mode():
-            batch = [self._features(w) for w in waves]
+            batch = self._features(waves)
             if self.dtype != torch.float32:
                 batch = [{k: v.to(self.dtype) if v.is_floating_point() else v for k, v in b.items()} for b in batch]
             emb = self.model.get_audio_embedding(batch)
