@@ -232,3 +232,25 @@ def test_skops_round_trip_with_the_packages_trusted_types():
     back = skops_io.loads(blob, trusted=SKOPS_TRUSTED_TYPES)
     np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
     assert back.best_params_ == est.best_params_
+
+
+def test_cv_results_equal_a_grid_search_of_the_plain_fusion_on_the_same_splits():
+    from sklearn.model_selection import GridSearchCV
+
+    zs, emb, y, speakers = clips()
+    X = np.hstack([zs, emb[:, 1:]])
+    splits = list(GroupKFold(3).split(X, y, speakers))
+    grid = [{"method": ["weighted"], "temperature": [None, "fit"], "weight": [0.0, 0.5, 1.0]},
+            {"method": ["concat"], "normalize": ["standard", "layer"]}]
+    search = GridSearchCV(LateFusionClassifier(zero_shot_classes=CLASSES), grid, cv=splits,
+                          scoring="balanced_accuracy").fit(X, y)
+    cv = LateFusionClassifierCV(weights=(0.0, 0.5, 1.0), normalizations=("standard", "layer"), cv=splits,
+                                zero_shot_classes=CLASSES).fit(X, y)
+    theirs = {tuple(sorted(p.items(), key=str)): s for p, s in zip(search.cv_results_["params"],
+                                                                   search.cv_results_["mean_test_score"])}
+    ours = {tuple(sorted(p.items(), key=str)): s for p, s in zip(cv.cv_results_["params"],
+                                                                 cv.cv_results_["mean_test_score"])}
+    assert ours.keys() == theirs.keys()
+    for key in ours:
+        assert ours[key] == pytest.approx(theirs[key], abs=1e-12), key
+    assert cv.best_score_ == pytest.approx(search.best_score_, abs=1e-12)
