@@ -161,7 +161,7 @@ def _sample_weight_params(classifier, sample_weight) -> dict:
     """
     if isinstance(classifier, Pipeline):
         steps = [(name, step) for name, step in classifier.steps if step not in (None, "passthrough")]
-        final_name, final = steps[-1]
+        final = steps[-1][1]
         if not has_fit_parameter(final, "sample_weight"):
             raise ValueError(
                 f"sample_weight was given but the classifier's final step {type(final).__name__}.fit takes "

@@ -37,6 +37,7 @@ SKOPS_TRUSTED_TYPES = [
     "sklearn_zsfuse.zero_shot.ALMZeroShotScorer",
     "sklearn_zsfuse.embedding.FMEmbedder",
     "sklearn_zsfuse.fusion.LateFusionClassifier",
+    "sklearn_zsfuse.fusion_cv.LateFusionClassifierCV",
 ]
 
 _STATE_KEY = "_embedded_model"

@@ -36,17 +36,29 @@ SHAPE_BOUND_CHECKS = {
 }
 
 
+# Layer normalisation of a one-column block is constant: on the checks' 2-feature blobs
+# (one zero-shot column, one embedding column) it erases the data, so the accuracy
+# bar of check_classifiers_train cannot be met. Every other check passes.
+ONE_COLUMN_LAYER_NORM = "layer normalisation of the checks' one-column blocks is constant"
+LAYER_CHECKS = {
+    "check_classifiers_train", "check_classifiers_train(readonly_memmap=True)",
+    "check_classifiers_train(readonly_memmap=True,X_dtype=float32)",
+}
+
+
 def _expected_failures(est):
     if est.method == "concat" and est.n_zero_shot == 1:
-        return {}
+        return {name: ONE_COLUMN_LAYER_NORM for name in LAYER_CHECKS} if est.normalize == "layer" else {}
     return {name: TOO_FEW_FEATURES for name in SHAPE_BOUND_CHECKS}
 
 
 @parametrize_with_checks(
     [
         LateFusionClassifier(method="concat", n_zero_shot=1),
+        LateFusionClassifier(method="concat", n_zero_shot=1, normalize="layer"),
         LateFusionClassifier(),
         LateFusionClassifier(weight=0.3, space="log"),
+        LateFusionClassifier(weight=0.3, temperature="fit"),
     ],
     expected_failed_checks=_expected_failures,
 )
@@ -250,8 +262,6 @@ def test_grid_search_over_folds_missing_classes_equals_a_hand_computation():
         for k in range(3):
             train, test = folds != k, folds == k
             missing = sorted(set(EMOTIONS) - set(y[train]))
-            p = _hand_fused_proba(X[train], y[train], missing, "weighted", params["space"], params["weight"])
-            # refit on train, evaluate on test: recompute with the train fit applied to test rows
             seen = np.array([c not in missing for c in EMOTIONS])
             p_fm = np.zeros((test.sum(), 8))
             p_fm[:, seen] = default_classifier().fit(X[train, 8:], y[train]).predict_proba(X[test, 8:])

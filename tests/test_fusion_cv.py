@@ -204,3 +204,53 @@ def test_bad_candidate_lists_are_named():
         LateFusionClassifierCV(temperatures=(0,)).fit(X, y)
     with pytest.raises(ValueError, match="normalizations must be"):
         LateFusionClassifierCV(normalizations=("minmax",)).fit(X, y)
+
+
+def test_groups_and_sample_weight_routed_together():
+    zs, emb, y, speakers = clips()
+    X = np.hstack([zs, emb[:, 1:]])
+    w = np.random.default_rng(5).integers(1, 3, len(y)).astype(float)
+    direct = LateFusionClassifierCV(cv=GroupKFold(3)).fit(X, y, groups=speakers, sample_weight=w)
+    with sklearn.config_context(enable_metadata_routing=True):
+        fusion = LateFusionClassifierCV(cv=GroupKFold(3)).set_fit_request(groups=True, sample_weight=True)
+        pipe = Pipeline([("features", FunctionTransformer()), ("fusion", fusion)])
+        pipe.fit(X, y, groups=speakers, sample_weight=w)
+        np.testing.assert_allclose(pipe.predict_proba(X), direct.predict_proba(X), rtol=1e-10)
+    np.testing.assert_allclose(pipe[-1].cv_results_["mean_test_score"], direct.cv_results_["mean_test_score"])
+    assert pipe[-1].best_params_ == direct.best_params_
+
+
+def test_skops_round_trip_with_the_packages_trusted_types():
+    skops_io = pytest.importorskip("skops.io")
+    from sklearn_zsfuse import SKOPS_TRUSTED_TYPES
+
+    zs, emb, y, _ = clips()
+    X = np.hstack([zs, emb[:, 1:]])
+    est = LateFusionClassifierCV(weights=(0, 0.5, 1), cv=3).fit(X, y)
+    blob = skops_io.dumps(est)
+    assert set(skops_io.get_untrusted_types(data=blob)) <= set(SKOPS_TRUSTED_TYPES)
+    back = skops_io.loads(blob, trusted=SKOPS_TRUSTED_TYPES)
+    np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
+    assert back.best_params_ == est.best_params_
+
+
+def test_cv_results_equal_a_grid_search_of_the_plain_fusion_on_the_same_splits():
+    from sklearn.model_selection import GridSearchCV
+
+    zs, emb, y, speakers = clips()
+    X = np.hstack([zs, emb[:, 1:]])
+    splits = list(GroupKFold(3).split(X, y, speakers))
+    grid = [{"method": ["weighted"], "temperature": [None, "fit"], "weight": [0.0, 0.5, 1.0]},
+            {"method": ["concat"], "normalize": ["standard", "layer"]}]
+    search = GridSearchCV(LateFusionClassifier(zero_shot_classes=CLASSES), grid, cv=splits,
+                          scoring="balanced_accuracy").fit(X, y)
+    cv = LateFusionClassifierCV(weights=(0.0, 0.5, 1.0), normalizations=("standard", "layer"), cv=splits,
+                                zero_shot_classes=CLASSES).fit(X, y)
+    theirs = {tuple(sorted(p.items(), key=str)): s for p, s in zip(search.cv_results_["params"],
+                                                                   search.cv_results_["mean_test_score"])}
+    ours = {tuple(sorted(p.items(), key=str)): s for p, s in zip(cv.cv_results_["params"],
+                                                                 cv.cv_results_["mean_test_score"])}
+    assert ours.keys() == theirs.keys()
+    for key in ours:
+        assert ours[key] == pytest.approx(theirs[key], abs=1e-12), key
+    assert cv.best_score_ == pytest.approx(search.best_score_, abs=1e-12)
