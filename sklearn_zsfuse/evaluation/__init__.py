@@ -2,25 +2,36 @@
 
 Two stages:
 
-1. :func:`compute_features` runs the models once: the specialist's embedding of
-   every clip, the zero-shot logits of the single-prompt system, and those of the
-   prompt ensemble for every (N_a, N_t) of the grid. Nothing here sees a label
-   (the models are frozen and zero-shot), so computing it on all clips leaks
-   nothing; audio is encoded once per N_a thanks to the embedding cache.
-2. :func:`run_protocol` does all the learning and selection on those arrays, fold
-   by fold. For each test fold, every choice ((N_a, N_t), the fusion weight) is
-   made by an inner cross-validation on the *training* clips only; the test fold
-   is then predicted once per system.
+1. :func:`compute_feature_set` runs every model once: each specialist's embedding
+   of every clip (every requested layer from one pass), and each ALM's zero-shot
+   logits of the single-prompt system and of the prompt ensemble for every
+   (N_a, N_t) of the grid. Nothing here sees a label (the models are frozen and
+   zero-shot), so computing it on all clips leaks nothing; audio is encoded once
+   per N_a thanks to the embedding cache.
+2. :func:`run_study` does all the learning and selection on those arrays, fold
+   by fold, for every ALM alone, every specialist alone and every (ALM,
+   specialist) pair. For each test fold, every choice ((N_a, N_t), the fusion
+   weight, temperature and normalisation) is made by an inner cross-validation on
+   the *training* clips only; the test fold is then predicted once per system.
+   :func:`run_protocol` is the same for one ALM and one specialist.
 
-The systems, in the order of the paper's ablation:
+The systems of a pair's table, in the order of the paper's ablation:
 
 - ``specialist``: the classifier on the specialist's embedding alone;
 - ``zero_shot``: one prompt template, N_a = N_t = 1;
 - ``zero_shot+ensemble``: the prompt ensemble, N_a = N_t = 1;
 - ``zero_shot+ensemble+amplification``: the ensemble with the (N_a, N_t) chosen
   by inner CV;
+- ``zero_shot+calibrated``: the same logits over a temperature fitted on the
+  training clips (same labels; its ECE is in ``Evaluation.calibration``);
 - ``zs_fuse``: weighted late fusion of that zero-shot system with the specialist,
-  the weight chosen by inner CV.
+  the weight chosen by inner CV;
+- ``zs_fuse+calibrated``: the same with temperature-scaled zero-shot probabilities;
+- ``zs_fuse+concat``: scores concatenated with the embedding, the normalisation
+  chosen by inner CV.
+
+Each fusion row is compared with the specialist on the same clips
+(:func:`paired_comparison`); :class:`Study` gathers the tables of a run.
 """
 
 from .compare import paired_comparison

@@ -239,8 +239,7 @@ def _run_names(has_alm, has_fm):
             or (s.startswith("zs_fuse") and has_fm and has_alm)]
 
 
-def _evaluation(dataset, classes, labels, names, parts, zero_shot=None, fusion=None, comparisons=True,
-                features=None) -> Evaluation:
+def _evaluation(dataset, classes, labels, names, parts, zero_shot=None, fusion=None, features=None) -> Evaluation:
     systems = {}
     for part in parts:
         systems.update(part.rows.systems())
@@ -248,21 +247,17 @@ def _evaluation(dataset, classes, labels, names, parts, zero_shot=None, fusion=N
     selection = {}
     if zero_shot is not None:
         selection.update(zero_shot.selection)
+    comparison = {}
     if fusion is not None:
         selection["weight"] = fusion.selection["zs_fuse"]
         selection["fusion"] = fusion.selection
-    tested = np.full(len(labels), None, dtype=object)
-    first = next(iter(systems.values()))
-    mask = np.asarray([p is not None for p in first.predictions])
-    tested[mask] = labels[mask]
-    comparison = {}
-    if fusion is not None and comparisons:
+        tested = np.asarray([p is not None for p in systems["specialist"].predictions])
         for name in FUSION_VARIANTS:
-            comparison[name] = paired_comparison(labels[mask], systems[name].predictions[mask],
-                                                 systems["specialist"].predictions[mask])
+            comparison[name] = paired_comparison(labels[tested], systems[name].predictions[tested],
+                                                 systems["specialist"].predictions[tested])
     return Evaluation(dataset=dataset, classes=classes, systems=systems, selection=selection,
                       calibration={} if zero_shot is None else zero_shot.calibration_summary(),
-                      comparison=comparison, labels=tested, features=features)
+                      comparison=comparison, features=features)
 
 
 def run_study(

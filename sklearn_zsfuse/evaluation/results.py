@@ -63,7 +63,6 @@ class Evaluation:
     features: Features | None = field(default=None, repr=False)  # what the models computed (not saved)
     calibration: dict = field(default_factory=dict)  # zero-shot ECE before/after, temperatures per fold
     comparison: dict = field(default_factory=dict)  # fusion row -> paired comparison with the specialist
-    labels: np.ndarray | None = field(default=None, repr=False)  # true labels (test clips; None elsewhere)
 
     @property
     def n_folds(self) -> int:
