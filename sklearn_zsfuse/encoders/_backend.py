@@ -25,7 +25,6 @@ __all__ = [
     "hf_offline",
     "hub_file",
     "import_optional",
-    "load_checkpoint",
     "pretrained",
     "restored_process_state",
     "swapped_attribute",
@@ -96,31 +95,6 @@ def swapped_attribute(owner, name: str, value):
             yield
         finally:
             setattr(owner, name, original)
-
-
-def load_checkpoint(path: str, *, model) -> dict:
-    """Tensors of a checkpoint file, unpickled with ``weights_only=True`` (no code runs)."""
-    import pickle
-
-    import torch
-
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise ModelLoadError(f"Cannot load model={model!r}: the checkpoint file {str(p)!r} does not exist.")
-    try:
-        return torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise ModelLoadError(
-            f"Cannot load model={model!r}: {str(p)!r} holds Python objects besides tensors, and "
-            "checkpoints are only read with torch.load(weights_only=True). Re-save its state dict "
-            "(torch.save({'state_dict': sd}, path)) from a session you trust. "
-            f"[{type(exc).__name__}: {exc}]"
-        ) from exc
-    except (RuntimeError, OSError, EOFError) as exc:
-        raise ModelLoadError(
-            f"Cannot load model={model!r}: {str(p)!r} is not a readable torch checkpoint. "
-            f"[{type(exc).__name__}: {exc}]"
-        ) from exc
 
 
 def file_stamp(path: str) -> str:
