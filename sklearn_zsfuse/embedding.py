@@ -200,6 +200,7 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
             disk=disk_cache(self.cache_dir),
             n_workers=self.n_workers,
             verbose=self.verbose,
+            shape=(encoder.n_layers, encoder.hidden_size),
         )
         return engine.run(clips, job)
 

@@ -18,6 +18,7 @@ from .audio import amplified_window, decode
 from .cache import audio_cache, disk_cache, text_cache
 from .encoders import abilities, get_alm_encoder
 from .engine.forward import alm_audio, alm_text
+from .engine.forward import checked_embeddings as _checked_embeddings  # noqa: F401  (older name)
 from .engine.plan import clip_seconds
 from .persistence import WeightsInPickleMixin, check_same_behaviour, weights_id
 from .prompts import DEFAULT_TEMPLATES, build_prompts
@@ -298,8 +299,7 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
             memory=text_cache,
             batch_size=64,
             disk=disk_cache(self.cache_dir),
-            verbose=self.verbose,
-            unit="texts",
+            unit="texts",  # quiet: prompts are cheap, and a summary per grid candidate is noise
         )
         return np.stack(engine.run(list(texts), job)).astype(np.float32)
 

@@ -30,7 +30,8 @@ class Job:
     (decode, resample, tile, window), raising :class:`AudioInputError` for a bad
     clip; ``None`` passes items as they are (texts). ``forward(inputs)`` (on the
     caller's thread) featurizes and runs the model on one batch, returning one
-    result per input. ``seconds(item)``, where given, is what the item costs the
+    result per input, each of ``shape`` where that is known (a disk entry of
+    another shape is recomputed). ``seconds(item)``, where given, is what the item costs the
     model: batches are then sorted longest first and capped at
     ``max_batch_seconds`` padded seconds.
     """
@@ -48,6 +49,7 @@ class Job:
     n_workers: int | None = None
     verbose: int = 0
     unit: str = "clips"
+    shape: tuple | None = None
 
 
 def run(items: list, job: Job) -> list[np.ndarray]:
@@ -63,7 +65,7 @@ def run(items: list, job: Job) -> list[np.ndarray]:
     with contextlib.ExitStack() as stack:
         pool = stack.enter_context(input_pool(n_workers)) if job.load is not None else None
         keys = item_keys(items, job.key_prefix, job.key, pool)
-        found = lookup(keys, tiers)
+        found = lookup(keys, tiers, job.shape)
         seconds = _seconds(items, found.pending, job.seconds, pool)
         batches = plan_batches(found.pending, job.batch_size, seconds, job.max_batch_seconds)
 
@@ -79,7 +81,7 @@ def run(items: list, job: Job) -> list[np.ndarray]:
             return wave
 
         failed: dict[tuple, str] = {}
-        progress = progress_bar(len(batches), job.desc, unit="batch", verbose=job.verbose)
+        progress = progress_bar(len(found.pending), job.desc, unit="clip", verbose=job.verbose)
         for batch, loaded in feed(batches, load_one, pool, batches_ahead(n_workers), n_workers):
             good = [i for i, x in zip(batch, loaded) if not isinstance(x, LoadFailure)]
             failed.update((keys[i], x.reason) for i, x in zip(batch, loaded) if isinstance(x, LoadFailure))
@@ -91,7 +93,7 @@ def run(items: list, job: Job) -> list[np.ndarray]:
                     raise ValueError(f"{job.desc}: the encoder returned {len(outputs)} results for {len(good)} inputs.")
                 store(tiers, found, keys, good, outputs)
             del inputs
-            progress.update()
+            progress.update(len(batch))
         progress.close()
     raise_failures(items, keys, failed)
     results = fill_duplicates(found, keys)

@@ -23,15 +23,15 @@ def item_keys(items, key_prefix: tuple, key, pool=None) -> list[tuple]:
     return [key_prefix + (p,) for p in parts]
 
 
-def lookup(keys: list[tuple], tiers: CacheTiers) -> Lookup:
-    """Look each distinct key up once: memory first, then disk."""
+def lookup(keys: list[tuple], tiers: CacheTiers, shape: tuple | None = None) -> Lookup:
+    """Look each distinct key up once: memory first, then disk (entries of another ``shape`` miss)."""
     found = Lookup(results=[], pending=[], first={})
     for i, k in enumerate(keys):
         if k in found.first:  # a duplicate of an item still to encode: not looked up again
             found.results.append(None)
             found.counts["duplicate"] += 1
             continue
-        value, tier = tiers.lookup(k)
+        value, tier = tiers.lookup(k, shape)
         found.results.append(value)
         if value is None:
             found.first[k] = i
