@@ -369,8 +369,7 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
             memory=text_cache,
             batch_size=64,
             disk=disk_cache(self.cache_dir),
-            verbose=self.verbose,
-            unit="texts",
+            unit="texts",  # quiet: prompts are cheap, and a summary per grid candidate is noise
         )
         return np.stack(engine.run(list(texts), job)).astype(np.float32)
 

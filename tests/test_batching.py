@@ -310,3 +310,21 @@ def test_n_workers_reaches_both_estimators_from_the_pipeline_and_the_cli(capsys)
     with pytest.raises(SystemExit) as exit_info:
         parser.parse_args(["embed", "--fm", "egemaps", "a.wav", "--out", "x.npy", "--workers", "0"])
     assert exit_info.value.code == 2 and "--workers" in capsys.readouterr().err
+
+
+def test_a_disk_entry_of_another_shape_is_recomputed(tmp_path, tiny_wavlm):
+    from sklearn_zsfuse.audio import as_clip_list
+    from sklearn_zsfuse.cache import disk_cache
+
+    clips = _many_clips(2)
+    fm = FMEmbedder(tiny_wavlm, sampling_rate=16000, device="cpu", cache_dir=tmp_path).fit()
+    first = fm.transform(clips)
+    key = (fm._encoder().fingerprint, "fm-pooled-layers", fm.max_duration, fm._chunk_key(),
+           as_clip_list(clips, 16000)[0].content_key())
+    disk = disk_cache(tmp_path)
+    assert disk.get(key) is not None  # the key the embedder wrote
+    disk.put(key, np.zeros((2, 5), np.float32))  # someone else's array under that key
+    clear_caches()
+    again = fm.transform(clips)
+    assert again.shape == first.shape
+    np.testing.assert_allclose(again, first, rtol=1e-4, atol=1e-5)  # clip 0 recomputed alone

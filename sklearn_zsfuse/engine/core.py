@@ -62,37 +62,18 @@ def run(items: list, job: Job) -> list[np.ndarray]:
     """
     tiers = CacheTiers(job.memory, job.disk)
     n_workers = resolve_workers(job.n_workers)
+    failed: dict[tuple, str] = {}  # key -> why it could not be loaded
     with contextlib.ExitStack() as stack:
         pool = stack.enter_context(input_pool(n_workers)) if job.load is not None else None
         keys = item_keys(items, job.key_prefix, job.key, pool)
         found = lookup(keys, tiers, job.shape)
         seconds = _seconds(items, found.pending, job.seconds, pool)
         batches = plan_batches(found.pending, job.batch_size, seconds, job.max_batch_seconds)
-
-        def load_one(i):
-            if job.load is None:
-                return items[i]
-            try:
-                wave = job.load(items[i])
-            except AudioInputError as exc:
-                return LoadFailure(exc, items[i])
-            if not wave.any():
-                silent_keys.add(keys[i])
-            return wave
-
-        failed: dict[tuple, str] = {}
         progress = progress_bar(len(found.pending), job.desc, unit=job.unit, verbose=job.verbose)
+        load_one = _loader(job, items, keys)
         for batch, loaded in feed(batches, load_one, pool, batches_ahead(n_workers), n_workers):
-            good = [i for i, x in zip(batch, loaded) if not isinstance(x, LoadFailure)]
-            failed.update((keys[i], x.reason) for i, x in zip(batch, loaded) if isinstance(x, LoadFailure))
-            inputs = [x for x in loaded if not isinstance(x, LoadFailure)]
+            _encode_batch(job, tiers, found, keys, batch, loaded, failed)
             del loaded
-            if good:
-                outputs = job.forward(inputs)
-                if len(outputs) != len(good):
-                    raise ValueError(f"{job.desc}: the encoder returned {len(outputs)} results for {len(good)} inputs.")
-                store(tiers, found, keys, good, outputs)
-            del inputs
             progress.update(len(batch))
         progress.close()
     raise_failures(items, keys, failed)
@@ -103,6 +84,35 @@ def run(items: list, job: Job) -> list[np.ndarray]:
         # through the run's display when one is open, so it cannot run into its status line
         note(summary(job.desc, len(items), job.unit, len(found.pending), found.counts, job.disk))
     return results
+
+
+def _loader(job: Job, items, keys) -> Callable:
+    """The load stage of one item, as the input workers run it."""
+
+    def load_one(i):
+        if job.load is None:
+            return items[i]
+        try:
+            wave = job.load(items[i])
+        except AudioInputError as exc:
+            return LoadFailure(exc, items[i])
+        if not wave.any():
+            silent_keys.add(keys[i])
+        return wave
+
+    return load_one
+
+
+def _encode_batch(job: Job, tiers, found, keys, batch, loaded, failed) -> None:
+    """Forward (featurize + model, on this thread) and store one loaded batch; note its failures."""
+    good = [i for i, x in zip(batch, loaded) if not isinstance(x, LoadFailure)]
+    failed.update((keys[i], x.reason) for i, x in zip(batch, loaded) if isinstance(x, LoadFailure))
+    if not good:
+        return
+    outputs = job.forward([x for x in loaded if not isinstance(x, LoadFailure)])
+    if len(outputs) != len(good):
+        raise ValueError(f"{job.desc}: the encoder returned {len(outputs)} results for {len(good)} inputs.")
+    store(tiers, found, keys, good, outputs)
 
 
 def _seconds(items, pending, seconds, pool) -> list[float] | None:

@@ -69,7 +69,7 @@ def fm_layers(encoder, model, *, chunk_samples: int | None, batch_size: int, max
     def forward(waves):
         out = np.empty((len(waves), *shape), dtype=np.float32)
         long = [i for i, w in enumerate(waves) if chunked and w.shape[0] > chunk_samples]
-        whole = [i for i in range(len(waves)) if i not in set(long)]
+        whole = sorted(set(range(len(waves))) - set(long))
         if whole:
             out[whole] = _checked_layers(encoder.encode([waves[i] for i in whole]), len(whole), shape, model)
         if long:
