@@ -177,8 +177,9 @@ def build_parser() -> CommandParser:
     ev = sub.add_parser(
         "evaluate",
         help="the paper's table on a corpus: specialist, zero-shot, ablations, ZS-Fuse",
-        description="Speaker-independent evaluation on a corpus's official folds. Every hyper-parameter "
-        "((N_a, N_t), the fusion weight) is chosen by inner cross-validation on the training folds only.",
+        description="Speaker-independent evaluation on a corpus's official folds (or train on one corpus, test on "
+        "another). Every hyper-parameter ((N_a, N_t), the fusion weight, temperature and normalisation) is chosen "
+        "by inner cross-validation on the training folds only.",
     )
     ev.add_argument("--dataset", required=True, choices=sorted(LOADERS), help="corpus loader")
     ev.add_argument("--root", required=True, type=Path, help="the corpus folder (your own copy)")

@@ -37,7 +37,10 @@ figure { margin: 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { font-size: 0.85rem; color: #333; margin-top: 0.2rem; }
 p.note { font-size: 0.85rem; color: #333; max-width: 52rem; }
-details pre { font-size: 0.78rem; background: #f7f7f7; padding: 0.8rem; overflow-x: auto; }
+table.config { font-size: 0.8rem; width: 100%; table-layout: fixed; }
+table.config th { width: 11rem; }
+table.config td { white-space: normal; overflow-wrap: anywhere; }
+table.config code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
 """
 
 _CAPTIONS = {
@@ -55,6 +58,11 @@ def _image(kind: str, path: Path) -> str:
     caption = html.escape(_CAPTIONS.get(kind, kind))
     return (f'<figure><img alt="{html.escape(kind)}" src="data:image/png;base64,{data}">'
             f"<figcaption>{caption}</figcaption></figure>")
+
+
+def _compact(value) -> str:
+    """A setting on one line: strings as they are, everything else as compact JSON."""
+    return value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
 
 
 def html_document(study, plots: dict) -> str:
@@ -79,10 +87,11 @@ def html_document(study, plots: dict) -> str:
             body.append(f'<p class="note">Plots of the first pair, {e(" + ".join(first))}; the tables above give '
                         "every pair.</p>")
         body.append('<div class="plots">' + "".join(_image(kind, path) for kind, path in plots.items()) + "</div>")
-    config = json.dumps(study.config, indent=2, default=str)
     body.append("<h2>Configuration</h2>")
-    body.append(f"<details open><summary>the run's settings (also in results.json)</summary><pre>{e(config)}</pre>"
-                "</details>")
+    body.append('<p class="note">The run\'s settings, as in <code>results.json</code> (<code>config</code>).</p>')
+    rows = "".join(f"<tr><th>{e(str(key))}</th><td><code>{e(_compact(value))}</code></td></tr>"
+                   for key, value in study.config.items())
+    body.append(f'<table class="config"><tbody>{rows}</tbody></table>')
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{e(_title(study))}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")

@@ -212,3 +212,21 @@ def test_every_fusion_row_deploys_with_the_settings_chosen_on_all_clips(small_cs
         assert set(model.predict(corpus.paths[:3])) <= set(corpus.classes)
     with pytest.raises(ValueError, match="no deployable estimator"):
         final_model("zero_shot+calibrated", {"audio_repeats": 1, "text_repeats": 1}, alm=tiny_clap)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--alm", "none", "x"], "--alm none cannot be combined with models"),
+    (["--test-dataset", "csv"], "--test-dataset and --test-root go together"),
+    (["--label", "wut"], "expected SPELLING=CANONICAL"),
+    (["--label", "wut=angri"], "'angri' is not a canonical label"),
+    (["--layer", "last"], "'last' is not a layer index or 'all'"),
+    (["--fm", "none", "--layer", "1"], "--layer chooses the specialist's hidden state, but --fm is none"),
+    (["--label", "zorn=angry"], r"no clip has the label\(s\) \['zorn'\]"),
+])
+def test_bad_evaluate_options_are_one_line_errors(small_csv, extra, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", "--dataset", "csv", "--root", str(small_csv), *extra])
+    assert stop.value.code == 2
+    import re
+
+    assert re.search(message, capsys.readouterr().err.strip().splitlines()[-1])
