@@ -27,6 +27,7 @@ from sklearn_zsfuse import (
 )
 from sklearn_zsfuse.encoders import get_alm_encoder, get_speech_encoder, loaded_models
 from sklearn_zsfuse.fusion import default_classifier
+from sklearn_zsfuse.zero_shot import softmax
 
 
 @pytest.fixture
@@ -105,12 +106,16 @@ def test_grid_over_audio_repeats_encodes_once_per_value(pipe, ravdess_small, tin
 def test_weight_one_and_zero_reproduce_each_branch_on_real_clips(pipe, ravdess_small, tiny_clap, tiny_wavlm):
     paths, y, _ = ravdess_small
     zs = ALMZeroShotScorer(tiny_clap, device="cpu", class_prompts={"fearful": ["fearful", "scared"]}).fit(paths, y)
+    # the fusion's probabilities are float64: the softmax of the scorer's (float32) logits in float64
     np.testing.assert_allclose(
-        clone(pipe).set_params(fusion__weight=1.0).fit(paths, y).predict_proba(paths), zs.predict_proba(paths)
+        clone(pipe).set_params(fusion__weight=1.0).fit(paths, y).predict_proba(paths),
+        softmax(zs.transform(paths).astype(np.float64)), rtol=1e-12,
     )
+    np.testing.assert_allclose(zs.predict_proba(paths), softmax(zs.transform(paths).astype(np.float64)), rtol=1e-6)
     specialist = Pipeline([("fm", FMEmbedder(tiny_wavlm, device="cpu")), ("clf", default_classifier())]).fit(paths, y)
     fused0 = clone(pipe).set_params(fusion__weight=0.0).fit(paths, y)
-    np.testing.assert_allclose(fused0.predict_proba(paths), specialist.predict_proba(paths))
+    # float32 embeddings give float32 probabilities; the fusion renormalises them in float64
+    np.testing.assert_allclose(fused0.predict_proba(paths), specialist.predict_proba(paths), rtol=1e-6)
     np.testing.assert_array_equal(fused0.predict(paths), specialist.predict(paths))
 
 
