@@ -230,3 +230,27 @@ def test_bad_evaluate_options_are_one_line_errors(small_csv, extra, message, cap
     import re
 
     assert re.search(message, capsys.readouterr().err.strip().splitlines()[-1])
+
+
+def test_an_alm_shared_by_several_pairs_encodes_each_clip_once_per_audio_repeat(small_csv, tiny_clap, tiny_wavlm,
+                                                                                 tmp_path, monkeypatch):
+    from sklearn_zsfuse.datasets import load_corpus
+    from sklearn_zsfuse.encoders.hf_clap import HFClapEncoder
+    from sklearn_zsfuse.evaluation import Grid, evaluate
+    from sklearn_zsfuse.testing import make_tiny_wavlm
+
+    other = str(make_tiny_wavlm(tmp_path / "wavlm_seed1", seed=1))
+    seen = []
+    real = HFClapEncoder.audio_features
+
+    def counting(self, waves):
+        seen.append(len(waves))
+        return real(self, waves)
+
+    monkeypatch.setattr(HFClapEncoder, "audio_features", counting)
+    corpus = load_corpus("csv", small_csv)
+    study = evaluate(corpus, alm=tiny_clap, fm=[tiny_wavlm, other], device="cpu",
+                     grid=Grid(audio_repeats=(1, 2), text_repeats=(1, 2), weights=(0, 1)))
+    assert set(study.pairs) == {(tiny_clap, tiny_wavlm), (tiny_clap, other)}
+    # N_a = 1 and 2; not once more per pair, prompt set or N_t (a few single-clip model probes allowed).
+    assert 2 * len(corpus) <= sum(seen) <= 2 * len(corpus) + 4
