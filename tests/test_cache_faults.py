@@ -95,13 +95,14 @@ def test_a_symlink_loop_as_cache_dir(tiny_wavlm, clips, tmp_path):
 
 def test_a_directory_where_an_entry_should_be(tiny_wavlm, clips, tmp_path):
     cache_dir = tmp_path / "cache"
-    encoder_key = FMEmbedder(tiny_wavlm, sampling_rate=SR, device="cpu")._encoder().fingerprint
+    fm = FMEmbedder(tiny_wavlm, sampling_rate=SR, device="cpu")
+    encoder_key = (fm._encoder().fingerprint, "fm-pooled-layers", fm.max_duration, fm._chunk_key())
     # Put a folder at every entry path these clips would use.
     from sklearn_zsfuse.audio import as_clip_list
 
     disk = DiskCache(cache_dir)
     for clip in as_clip_list(clips, SR):
-        disk.path_for((encoder_key, "fm-pooled-layers", 60.0, clip.content_key())).mkdir(parents=True)
+        disk.path_for(encoder_key + (clip.content_key(),)).mkdir(parents=True)
     run_with_one_warning(tiny_wavlm, clips, cache_dir)
 
 
@@ -126,10 +127,11 @@ def test_a_forged_entry_with_a_valid_checksum_is_corrupt(tiny_wavlm, clips, tmp_
     cache_dir = tmp_path / "cache"
     good = embed(tiny_wavlm, clips, cache_dir)
     disk = disk_cache(cache_dir)
-    encoder_key = FMEmbedder(tiny_wavlm, sampling_rate=SR, device="cpu")._encoder().fingerprint
+    fm = FMEmbedder(tiny_wavlm, sampling_rate=SR, device="cpu")
+    encoder_key = (fm._encoder().fingerprint, "fm-pooled-layers", fm.max_duration, fm._chunk_key())
     from sklearn_zsfuse.audio import as_clip_list
 
-    key = (encoder_key, "fm-pooled-layers", 60.0, as_clip_list(clips, SR)[1].content_key())
+    key = encoder_key + (as_clip_list(clips, SR)[1].content_key(),)
     value = disk.get(key)
     assert value is not None
     disk.put(key, forged(value))  # a correct checksum over an impossible value

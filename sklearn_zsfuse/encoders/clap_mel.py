@@ -84,6 +84,10 @@ class ClapLogMel:
             return_complex=True,
         )[:, : self.n_bins]  # (batch, bins, frames)
         parts = torch.view_as_real(spec)
-        power = (parts[..., 0].square() + parts[..., 1].square()).to(torch.float32)
-        mel = power.transpose(1, 2) @ self._filters  # (batch, frames, n_mels)
-        return 10.0 * torch.log10(mel.clamp_min(_AMIN))
+        power = parts[..., 0].square() + parts[..., 1].square()
+        mel = power.to(torch.float32).transpose(1, 2) @ self._filters  # (batch, frames, n_mels)
+        if not torch.isfinite(mel).all():
+            # Samples far outside [-1, 1] (a float file of raw counts) overflow float32
+            # power; transformers' float64 chain keeps them finite, and so does this.
+            mel = power.transpose(1, 2) @ self._filters.to(power.dtype)
+        return (10.0 * torch.log10(mel.clamp_min(_AMIN))).to(torch.float32)
