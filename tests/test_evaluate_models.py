@@ -219,11 +219,13 @@ def test_every_fusion_row_deploys_with_the_settings_chosen_on_all_clips(small_cs
     (["--test-dataset", "csv"], "--test-dataset and --test-root go together"),
     (["--label", "wut"], "expected SPELLING=CANONICAL"),
     (["--label", "wut=angri"], "'angri' is not a canonical label"),
-    (["--layer", "last"], "'last' is not a layer index or 'all'"),
+    (["--layer", "last"], "expected a layer index \\(e.g. -1, 6\\) or 'all', got 'last'"),
     (["--fm", "none", "--layer", "1"], "--layer chooses the specialist's hidden state, but --fm is none"),
-    (["--label", "zorn=angry"], r"no clip has the label\(s\) \['zorn'\]"),
+    # models that pass the up-front checks, so that the corpus is read and its labels matched
+    (["--alm", "none", "--fm", "{tiny_wavlm}", "--label", "zorn=angry"], r"no clip has the label\(s\) \['zorn'\]"),
 ])
-def test_bad_evaluate_options_are_one_line_errors(small_csv, extra, message, capsys):
+def test_bad_evaluate_options_are_one_line_errors(small_csv, tiny_wavlm, extra, message, capsys):
+    extra = [e.format(tiny_wavlm=tiny_wavlm) for e in extra]
     with pytest.raises(SystemExit) as stop:
         main(["evaluate", "--dataset", "csv", "--root", str(small_csv), *extra])
     assert stop.value.code == 2
