@@ -183,7 +183,7 @@ def check_clips(clips: list[Clip]) -> None:
     Every problem is reported at once. NaN samples inside a file and damage past
     the header only show when the clip is decoded for the model; those are
     collected over the whole batch loop and reported together (see
-    ``_batching.cached_encode``).
+    the engine's report stage, :mod:`sklearn_zsfuse.engine`).
     """
     raise_for_problems([p for p in map(_precheck, clips) if p is not None], len(clips))
 
@@ -414,8 +414,11 @@ def fit_to_window(
     if n < window:
         if pad == "repeat":
             return np.tile(wave, -(-window // n))[:window]
-        wave = np.tile(wave, window // n)
-        return np.pad(wave, (0, window - wave.shape[0]))
+        # Whole repeats then zeros, written once into the window (tile + pad copied twice).
+        out = np.zeros(window, dtype=wave.dtype)
+        repeats = window // n
+        out[: repeats * n].reshape(repeats, n)[:] = wave
+        return out
     if n == window:
         return wave
     start = _crop_start(n - window, crop, rng)

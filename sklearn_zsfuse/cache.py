@@ -277,13 +277,27 @@ class CacheTiers:
         self.memory = memory
         self.disk = disk
 
-    def get(self, key: tuple):
+    def lookup(self, key: tuple, shape: tuple | None = None) -> tuple[np.ndarray | None, str | None]:
+        """``(value, tier)``: where this lookup found ``key`` ("memory", "disk"), or ``(None, None)``.
+
+        Callers count their own hits from the tier, so a summary never depends on
+        what other estimators sharing the caches did meanwhile. With ``shape``, a
+        disk entry of another shape (written by someone else) is a miss.
+        """
         value = self.memory.get(key)
-        if value is None and self.disk is not None:
+        if value is not None:
+            return value, "memory"
+        if self.disk is not None:
             value = self.disk.get(key)
+            if value is not None and shape is not None and value.shape != tuple(shape):
+                value = None
             if value is not None:
                 self.memory.put(key, value)
-        return value
+                return value, "disk"
+        return None, None
+
+    def get(self, key: tuple, shape: tuple | None = None):
+        return self.lookup(key, shape)[0]
 
     def put(self, key: tuple, value: np.ndarray) -> None:
         self.memory.put(key, value)

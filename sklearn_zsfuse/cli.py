@@ -70,9 +70,17 @@ def _parse_prompts(items, parser):
 
 def _estimator_params(args, parser) -> dict:
     params = {"dtype": args.dtype}
+    if getattr(args, "workers", None) is not None:
+        params["n_workers"] = args.workers
     if getattr(args, "cache_dir", None) is not None:
         params["cache_dir"] = str(args.cache_dir)
     return params
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of threads >= 1, got {text!r}")
+    return int(text)
 
 
 def _log(args):
@@ -95,6 +103,8 @@ def _add_runtime_options(p):
     p.add_argument("--dtype", choices=DTYPES, default="float32", help=DTYPE_HELP)
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="on-disk embedding cache shared by runs and processes (default: memory only)")
+    p.add_argument("--workers", type=_workers, default=None,
+                   help="input threads decoding and resampling audio (default: the cores present)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress messages or bars")
 
 
@@ -134,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--format", choices=["csv", "json"], default="csv", help="output format on stdout (default: csv)")
     pr.add_argument("--dtype", choices=DTYPES, default=None, help="run the saved model's encoders at this "
                     "precision instead of the one it was fitted with (see evaluate --dtype)")
+    pr.add_argument("--workers", type=_workers, default=None,
+                    help="input threads decoding and resampling audio (default: the model's setting)")
 
     em = sub.add_parser("embed", help="write audio embeddings (specialist or ALM audio tower) to .npy or .parquet")
     which = em.add_mutually_exclusive_group(required=True)
@@ -218,8 +230,10 @@ def _predict(args, parser) -> int:
     model = joblib.load(args.model)
     if not hasattr(model, "predict"):
         parser.error(f"{str(args.model)!r} holds a {type(model).__name__}, not a fitted estimator with predict().")
-    if args.dtype is not None and hasattr(model, "get_params"):
-        model.set_params(**{k: args.dtype for k in model.get_params() if k == "dtype" or k.endswith("__dtype")})
+    # Runtime options given on the command line replace the saved model's, in every step.
+    for name, value in (("dtype", args.dtype), ("n_workers", args.workers)):
+        if value is not None and hasattr(model, "get_params"):
+            model.set_params(**{k: value for k in model.get_params() if k.split("__")[-1] == name})
     paths = [str(p) for p in args.files]
     try:
         if hasattr(model, "predict_proba"):

@@ -7,15 +7,16 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._batching import COMMON_CONSTRAINTS, cached_encode, prepare_clips
+from . import engine
+from ._batching import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS, prepare_clips
 from .audio import decode
-from .cache import disk_cache
-from .encoders import get_speech_encoder
-from .encoders.base import load_error, model_source
-from .encoders.opensmile_egemaps import is_egemaps
+from .cache import audio_cache, disk_cache
+from .encoders import abilities, get_speech_encoder
+from .engine.forward import fm_layers
+from .engine.plan import clip_seconds
 from .persistence import WeightsInPickleMixin, check_same_behaviour, weights_id
 
 __all__ = ["FMEmbedder"]
@@ -34,9 +35,11 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    model : str, default="microsoft/wavlm-large"
+    model : str, path or spec, default="microsoft/wavlm-large"
         Hub id or local directory of a model ``transformers.AutoModel`` loads,
-        or ``"egemaps"``.
+        ``"egemaps"``, a name registered with
+        :func:`sklearn_zsfuse.encoders.register_fm`, or a spec object with a
+        ``load`` method (see :class:`sklearn_zsfuse.encoders.FMEncoder`).
     layer : int or "all", default=-1
         Hidden-state index (0 is the convolutional front end's projection, -1
         the model's final output, i.e. the last transformer layer after the
@@ -48,14 +51,36 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
         the centre only), so memory and time per clip stay bounded however long
         the recording: an hour-long file costs what a minute costs. 60 s keeps
         every clip of the common emotion corpora whole (their utterances last
-        2-35 s). ``None`` encodes whole clips; self-attention memory then grows
-        with the square of the duration.
+        2-35 s). ``None`` encodes whole clips, in chunks (``chunk_seconds``).
+    chunk_seconds : float or None, default=30.0
+        Clips longer than this are encoded in equal chunks of at most this many
+        seconds, and the hidden states of every chunk's frames are pooled over
+        the whole clip (each frame weighs the same), so time and memory grow
+        linearly with the duration instead of with its square. Clips up to
+        ``chunk_seconds`` get exactly the embeddings of an unchunked model.
+        30 s keeps nearly every utterance of the emotion corpora whole, and is
+        well past what self-attention can tell apart in these models: WavLM's
+        relative position bias stops distinguishing distances at
+        ``max_bucket_distance=800`` frames (16 s at 50 frames/s), and
+        wav2vec 2.0 / HuBERT were pre-trained on crops of at most 15.6 s, so a
+        chunk of 30 s loses little context while its attention stays
+        1,500 x 1,500 frames. ``None`` encodes whole clips (self-attention
+        memory then grows with the square of the duration). Encoders without
+        ``frame_sums`` (eGeMAPS) always take whole clips.
+    max_batch_seconds : float or None, default=120.0
+        Cap on the padded seconds of a batch (clips x the longest clip, or the
+        chunks of a long clip): clips are sorted by duration, longest first, and
+        a batch holds at most ``batch_size`` clips and at most this much padded
+        audio, so a batch of long clips holds fewer. ``None``: ``batch_size`` only.
+    n_workers : int or None, default=None
+        Input worker threads that decode and resample clips ahead of the model
+        (results keep the input order; at most three batches are alive).
+        ``None`` uses every core this process may run on.
     sampling_rate : int or None, default=None
         Rate of waveform arrays in ``X``; files carry their own rate.
     device, dtype, batch_size, revision, store_weights_in_pickle, verbose, cache_dir
-        As in :class:`ALMZeroShotScorer`. Clips are sorted by length before
-        batching to cut padding. The cache holds every layer's pooled states,
-        so changing ``layer`` encodes nothing.
+        As in :class:`ALMZeroShotScorer`. The cache holds every layer's pooled
+        states, so changing ``layer`` encodes nothing.
 
     Attributes
     ----------
@@ -74,9 +99,10 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "model": [str, os.PathLike],
+        "model": [str, os.PathLike, HasMethods(["load"])],
         "layer": [Integral, StrOptions({"all"})],
         "max_duration": [Interval(Real, 0, None, closed="neither"), None],
+        "chunk_seconds": [Interval(Real, 0, None, closed="neither"), None],
         **COMMON_CONSTRAINTS,
     }
 
@@ -86,10 +112,13 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
         *,
         layer=-1,
         max_duration=60.0,
+        chunk_seconds=30.0,
         sampling_rate=None,
         device="auto",
         dtype="float32",
         batch_size=8,
+        max_batch_seconds=DEFAULT_MAX_BATCH_SECONDS,
+        n_workers=None,
         revision=None,
         store_weights_in_pickle=False,
         verbose=0,
@@ -98,10 +127,13 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
         self.model = model
         self.layer = layer
         self.max_duration = max_duration
+        self.chunk_seconds = chunk_seconds
         self.sampling_rate = sampling_rate
         self.device = device
         self.dtype = dtype
         self.batch_size = batch_size
+        self.max_batch_seconds = max_batch_seconds
+        self.n_workers = n_workers
         self.revision = revision
         self.store_weights_in_pickle = store_weights_in_pickle
         self.verbose = verbose
@@ -119,27 +151,15 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
         """
         if X is not None:  # fail on a bad corpus before any model loads
             prepare_clips(X, self.sampling_rate)
-        if is_egemaps(self.model):
-            encoder = self._encoder()  # no weights: only checks that opensmile is installed
-            self.n_layers_ = encoder.n_layers
-            self.n_features_out_ = encoder.hidden_size
-        else:
-            from transformers import AutoConfig
-
-            source, revision = model_source(self.model, self.revision)
-            try:
-                config = AutoConfig.from_pretrained(source, revision=revision)
-            except (OSError, ValueError) as exc:
-                raise load_error(self.model, "model", exc) from exc
-            self.n_layers_ = int(config.num_hidden_layers) + 1
-            self.n_features_out_ = int(config.hidden_size)
+        encoder = self._encoder()
+        self.n_layers_ = int(encoder.n_layers)
+        self.n_features_out_ = int(encoder.hidden_size)
         if self.layer != "all" and not -self.n_layers_ <= self.layer < self.n_layers_:
             raise ValueError(
                 f"layer={self.layer} is out of range for {self.model!r}, which has "
                 f"{self.n_layers_} hidden states (valid: {-self.n_layers_}..{self.n_layers_ - 1} "
                 "or 'all')."
             )
-        encoder = self._encoder()
         self.weights_id_ = weights_id(encoder)
         self.probe_embedding_ = encoder.probe_embedding().copy()
         return self
@@ -157,17 +177,40 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
 
     def _pooled_layers(self, clips) -> list[np.ndarray]:
         encoder = self._encoder()
-        return cached_encode(
-            clips,
-            (encoder.fingerprint, "fm-pooled-layers", self.max_duration),
-            lambda clip: decode(clip, encoder.sampling_rate, self.max_duration),
-            encoder.encode,
-            self.batch_size,
-            order=_by_duration,
-            disk=disk_cache(self.cache_dir),
+        rate = encoder.sampling_rate
+        resampler = encoder.resample if abilities(encoder).resample else None
+        chunk = None if self.chunk_seconds is None else max(1, int(round(self.chunk_seconds * rate)))
+        limit = self.max_batch_seconds
+        job = engine.Job(
             desc=type(self).__name__,
+            # Chunking changes clips longer than a chunk only, and those keys say how.
+            key_prefix=(encoder.fingerprint, "fm-pooled-layers", self.max_duration, self._chunk_key()),
+            load=lambda clip: decode(clip, rate, self.max_duration, resampler),
+            forward=fm_layers(
+                encoder,
+                self.model,
+                chunk_samples=chunk,
+                batch_size=self.batch_size,
+                max_batch_samples=None if limit is None else int(limit * rate),
+            ),
+            seconds=lambda clip: _capped(clip_seconds(clip), self.max_duration),
+            max_batch_seconds=limit,
+            memory=audio_cache,
+            batch_size=self.batch_size,
+            disk=disk_cache(self.cache_dir),
+            n_workers=self.n_workers,
             verbose=self.verbose,
+            shape=(encoder.n_layers, encoder.hidden_size),
         )
+        return engine.run(clips, job)
+
+    def _chunk_key(self):
+        """Part of the cache key: clips within a chunk (and every clip when unchunked) share it."""
+        if self.chunk_seconds is None or (
+            self.max_duration is not None and self.max_duration <= self.chunk_seconds
+        ):
+            return None
+        return float(self.chunk_seconds)
 
     def transform(self, X):
         """Pooled embeddings of shape (n_clips, hidden_size)."""
@@ -182,8 +225,9 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)
-        if is_egemaps(self.model):
-            return np.asarray(self._encoder().feature_names, dtype=object)
+        names = abilities(self._encoder()).feature_names
+        if names is not None:
+            return np.asarray(names, dtype=object)
         return np.asarray([f"fm{i}" for i in range(self.n_features_out_)], dtype=object)
 
     def __sklearn_tags__(self):
@@ -193,24 +237,5 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
         return tags
 
 
-def _by_duration(clips) -> list[int]:
-    """Indices of ``clips`` from longest to shortest, from file headers where possible.
-
-    Longest first: the first batch allocates the largest buffers and every later
-    (smaller) batch fits in the memory they freed. Shortest first made glibc's heap
-    grow batch after batch (about 100 kB of RSS per clip over 2,000 clips,
-    benchmarks/peak_rss.py); it also means a batch too big for memory fails at once.
-    """
-    import soundfile as sf
-
-    durations = []
-    for clip in clips:
-        if clip.is_path:
-            try:
-                info = sf.info(str(clip.source))
-                durations.append(info.frames / info.samplerate)
-            except Exception:  # undecodable here; decode() reports it with its name
-                durations.append(0.0)
-        else:
-            durations.append(max(np.shape(clip.source)) / clip.sampling_rate)
-    return sorted(range(len(clips)), key=durations.__getitem__, reverse=True)
+def _capped(seconds: float, max_duration: float | None) -> float:
+    return seconds if max_duration is None else min(seconds, max_duration)

@@ -42,6 +42,7 @@ def make_zsfuse_pipeline(
     device="auto",
     dtype="float32",
     batch_size=8,
+    n_workers=None,
     store_weights_in_pickle=False,
     verbose=0,
     cache_dir=None,
@@ -53,7 +54,8 @@ def make_zsfuse_pipeline(
     sit at the paths in :data:`PARAM_PATHS` (e.g. ``fusion__weight``,
     ``features__zs__audio_repeats``). Nothing is loaded until ``fit``.
     ``store_weights_in_pickle=True`` makes pickles of the pipeline carry both models.
-    ``cache_dir`` gives both encoders an on-disk embedding cache.
+    ``cache_dir`` gives both encoders an on-disk embedding cache; ``n_workers``
+    their input worker threads (``None``: the cores present).
     """
     common = dict(
         max_duration=max_duration,
@@ -61,6 +63,7 @@ def make_zsfuse_pipeline(
         device=device,
         dtype=dtype,
         batch_size=batch_size,
+        n_workers=n_workers,
         store_weights_in_pickle=store_weights_in_pickle,
         verbose=verbose,
         cache_dir=cache_dir,

@@ -11,11 +11,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._batching import COMMON_CONSTRAINTS, cached_encode, prepare_clips
+from . import engine
+from ._batching import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS, prepare_clips
 from ._labels import warn_unseen_labels
 from .audio import amplified_window, decode
-from .cache import CacheTiers, disk_cache, text_cache
-from .encoders import get_alm_encoder
+from .cache import audio_cache, disk_cache, text_cache
+from .encoders import abilities, get_alm_encoder
+from .engine.forward import alm_audio, alm_text
+from .engine.forward import checked_embeddings as _checked_embeddings  # noqa: F401  (older name)
+from .engine.plan import clip_seconds
 from .persistence import WeightsInPickleMixin, check_same_behaviour, weights_id
 from .prompts import DEFAULT_TEMPLATES, build_prompts
 
@@ -95,6 +99,17 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         benchmarks/README.md). Elsewhere bf16 is emulated and slower. "auto" is
         bfloat16 exactly on that hardware, float32 elsewhere.
     batch_size : int, default=8
+        Clips per forward pass of the audio tower.
+    max_batch_seconds : float or None, default=120.0
+        For models that take whole clips (``window=None``, e.g. CLSP): cap on
+        the padded seconds of a batch (clips x the longest amplified clip);
+        their clips are sorted by duration, longest first, so a batch holds
+        little padding and fewer clips when they are long. Models with a fixed
+        window batch ``batch_size`` clips in input order.
+    n_workers : int or None, default=None
+        Input worker threads that decode, resample, tile and window clips ahead
+        of the model (results keep the input order; at most three batches are
+        alive). ``None`` uses every core this process may run on.
     revision : str or None, default=None
         Hub revision (branch, tag or commit) of ``model``.
     store_weights_in_pickle : bool, default=False
@@ -162,6 +177,8 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         device="auto",
         dtype="float32",
         batch_size=8,
+        max_batch_seconds=DEFAULT_MAX_BATCH_SECONDS,
+        n_workers=None,
         revision=None,
         store_weights_in_pickle=False,
         verbose=0,
@@ -183,6 +200,8 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         self.device = device
         self.dtype = dtype
         self.batch_size = batch_size
+        self.max_batch_seconds = max_batch_seconds
+        self.n_workers = n_workers
         self.revision = revision
         self.store_weights_in_pickle = store_weights_in_pickle
         self.verbose = verbose
@@ -255,7 +274,10 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
             )
 
     def _text_embeddings(self, encoder):
-        per_class = [self._encode_texts(encoder, prompts) for prompts in self.prompts_]
+        flat = [t for prompts in self.prompts_ for t in prompts]
+        encoded = self._encode_texts(encoder, flat)
+        ends = np.cumsum([len(p) for p in self.prompts_])
+        per_class = np.split(encoded, ends[:-1])
         if self.ensemble == "embedding":
             return np.stack([_normalize(e.mean(axis=0)) for e in per_class])
         width = max(len(p) for p in self.prompts_)
@@ -275,17 +297,17 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         check_same_behaviour(self, "class prompt embeddings", reference, current)
 
     def _encode_texts(self, encoder, texts):
-        cache = CacheTiers(text_cache, disk_cache(self.cache_dir))
-        keys = {t: (encoder.fingerprint, "text", t) for t in texts}
-        found = {t: cache.get(k) for t, k in keys.items()}
-        missing = [t for t, e in found.items() if e is None]
-        for start in range(0, len(missing), 64):
-            chunk = missing[start : start + 64]
-            out = _checked_embeddings(encoder.encode_text(chunk), len(chunk), "encode_text", self.model)
-            for t, e in zip(chunk, out):
-                cache.put(keys[t], e)
-                found[t] = e
-        return np.stack([found[t] for t in texts]).astype(np.float32)
+        job = engine.Job(
+            desc=f"{type(self).__name__} prompts",
+            key_prefix=(encoder.fingerprint, "text"),
+            key=str,
+            forward=alm_text(encoder, self.model),
+            memory=text_cache,
+            batch_size=64,
+            disk=disk_cache(self.cache_dir),
+            unit="texts",  # quiet: prompts are cheap, and a summary per grid candidate is noise
+        )
+        return np.stack(engine.run(list(texts), job)).astype(np.float32)
 
     def audio_embeddings(self, X) -> np.ndarray:
         """(n_clips, dim) normalised audio embeddings after amplification and windowing."""
@@ -304,37 +326,35 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
     def _audio_embeddings(self, clips) -> np.ndarray:
         seed = self._crop_seed()
         encoder = self._encoder()
-        key = (encoder.fingerprint, "alm", self.audio_repeats, self.crop, seed, self.max_duration)
-        resampler = getattr(encoder, "resample", None)
-        pad = getattr(encoder, "pad_mode", "repeatpad")
+        able = abilities(encoder)
+        resampler = encoder.resample if able.resample else None
+        rate, window, repeats = encoder.sampling_rate, encoder.window, self.audio_repeats
 
-        def prepare(clip, wave):
+        def load(clip):  # on an input worker: decode, resample, tile, window
             rng = None
             if seed is not None:
                 rng = np.random.default_rng([seed, int(clip.content_key()[:8], 16)])
-            return amplified_window(wave, self.audio_repeats, encoder.window, crop=self.crop, rng=rng, pad=pad)
+            wave = decode(clip, rate, self.max_duration, resampler)
+            return amplified_window(wave, repeats, window, crop=self.crop, rng=rng, pad=able.pad_mode)
 
-        # Backends that split spectrograms from the forward pass get them computed on the
-        # prefetch thread; the others take waveforms.
-        featurize = getattr(encoder, "audio_features", None)
-        forward = encoder.encode_features if featurize is not None else encoder.encode_audio
+        def seconds(clip):  # what a whole-clip model pays for it: its amplified duration
+            duration = clip_seconds(clip)
+            return repeats * (duration if self.max_duration is None else min(duration, self.max_duration))
 
-        def encode(inputs):
-            return _checked_embeddings(forward(inputs), len(inputs), "encode_audio", self.model)
-
-        out = cached_encode(
-            clips,
-            key,
-            lambda clip: decode(clip, encoder.sampling_rate, self.max_duration, resampler),
-            encode,
-            self.batch_size,
-            prepare=prepare,
-            featurize=featurize,
-            disk=disk_cache(self.cache_dir),
+        job = engine.Job(
             desc=type(self).__name__,
+            key_prefix=(encoder.fingerprint, "alm", repeats, self.crop, seed, self.max_duration),
+            load=load,
+            forward=alm_audio(encoder, self.model),
+            seconds=seconds if window is None else None,
+            max_batch_seconds=self.max_batch_seconds,
+            memory=audio_cache,
+            batch_size=self.batch_size,
+            disk=disk_cache(self.cache_dir),
+            n_workers=self.n_workers,
             verbose=self.verbose,
         )
-        return np.stack(out)
+        return np.stack(engine.run(clips, job))
 
     def transform(self, X):
         """Zero-shot scores (scaled cosine similarities), shape (n_clips, n_classes)."""
@@ -385,19 +405,6 @@ def _check_one_label_type(labels, name) -> None:
             f"Mix of label input types (strings and numbers) in {name}: {values[:6]}; use one type "
             "for all labels."
         )
-
-
-def _checked_embeddings(out, n: int, method: str, model) -> np.ndarray:
-    """Embeddings as (n, D) float32, L2-normalised; a plugged-in encoder's mistakes named."""
-    out = np.asarray(out.detach().cpu().float() if hasattr(out, "detach") else out, dtype=np.float32)
-    if out.ndim != 2 or out.shape[0] != n:
-        raise ValueError(
-            f"{method}() of model={model!r} returned shape {out.shape} for {n} inputs; expected "
-            f"({n}, embedding_dim)."
-        )
-    if not np.all(np.isfinite(out)):
-        raise ValueError(f"{method}() of model={model!r} returned NaN or infinite values.")
-    return _normalize(out)
 
 
 def _has_str(values) -> bool:

@@ -143,7 +143,7 @@ def test_encoders_that_break_the_protocol_are_named(sine_clips):
 
     with pytest.raises(TypeError, match=r"lacks a window"):
         ALMZeroShotScorer(Spec(NoWindow), sampling_rate=sr, device="cpu").fit(waves, ["a", "b", "a"])
-    with pytest.raises(ValueError, match=r"encode_text\(\) of model=.*returned shape \(2, 6\) for 1 inputs"):
+    with pytest.raises(ValueError, match=r"encode_text\(\) of model=.*returned shape \(3, 6\) for 2 inputs"):
         ALMZeroShotScorer(Spec(BadShape), sampling_rate=sr, templates=("{}",), device="cpu").fit(waves, ["a", "b", "a"])
     with pytest.raises(TypeError, match="logit_scale"):
         enc = ToyEncoder()
@@ -309,3 +309,90 @@ def test_hf_clap_and_speech_models_from_directories_open_no_socket(tiny_clap, ti
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     ALMZeroShotScorer(tiny_clap, sampling_rate=sr, device="cpu").fit(waves, ["a", "b", "a"]).transform(waves)
     FMEmbedder(tiny_wavlm, sampling_rate=sr, device="cpu").fit(waves).transform(waves)
+
+
+# --------------------------------------------------------------------------------------
+# The speech side: the same registry, a symmetric protocol
+# --------------------------------------------------------------------------------------
+
+
+class ToySpecialist:
+    """A user's speech specialist: two "layers" of simple statistics, own resampler."""
+
+    sampling_rate = 8000
+    n_layers = 2
+    hidden_size = 3
+    feature_names = ("mean", "std", "peak")
+
+    def __init__(self, tag):
+        self.fingerprint = f"toy-fm|{tag}"
+        self.resampled_from = []
+
+    def resample(self, wave, rate):
+        self.resampled_from.append(rate)
+        return wave[:: rate // self.sampling_rate].astype(np.float32)
+
+    def encode(self, waves):
+        stats = np.stack([[w.mean(), w.std(), np.abs(w).max()] for w in waves]).astype(np.float32)
+        return np.stack([stats, 2 * stats], axis=1)
+
+    def probe_embedding(self):
+        return np.ones(3, np.float32)
+
+
+def test_a_registered_speech_specialist_plugs_into_the_embedder(sine_clips):
+    from sklearn_zsfuse import FMEmbedder
+    from sklearn_zsfuse.encoders import get_speech_encoder, register_fm, registered_fms, resolve_fm, unregister_fm
+
+    waves, sr = sine_clips
+    register_fm("toy-fm:", lambda ref, **kw: ToySpecialist(ref), prefix=True)
+    try:
+        assert registered_fms()["toy-fm:"] == "prefix" and registered_fms()["egemaps"] == "name"
+        emb = FMEmbedder("toy-fm:a", sampling_rate=sr, layer=1, device="cpu").fit(waves)
+        out = emb.transform(waves)
+        enc = get_speech_encoder("toy-fm:a", device="cpu")
+        assert emb.n_layers_ == 2 and emb.n_features_out_ == 3 and set(enc.resampled_from) == {16000}
+        np.testing.assert_allclose(out, enc.encode([enc.resample(w, sr) for w in waves])[:, 1], rtol=1e-6)
+        assert list(emb.get_feature_names_out()) == ["mean", "std", "peak"]
+        assert resolve_fm("toy-fm:b").ref == "b"
+        with pytest.raises(ValueError, match="already registered"):
+            register_fm("egemaps", lambda ref, **kw: None)
+    finally:
+        unregister_fm("toy-fm:")
+    assert type(resolve_fm("microsoft/wavlm-large")).__name__ == "HFSpeech"
+    # An ALM name is not an FM name: one registry, two kinds.
+    assert type(resolve_fm("msclap-2023")).__name__ == "HFSpeech"
+
+
+def test_speech_encoders_that_break_the_protocol_are_named(sine_clips):
+    from sklearn_zsfuse import FMEmbedder
+
+    class NoLayers(ToySpecialist):
+        n_layers = 0
+
+    @dataclass(frozen=True)
+    class Spec:
+        def load(self, *, device, dtype, revision):
+            return NoLayers("x")
+
+    waves, sr = sine_clips
+    with pytest.raises(TypeError, match=r"not a speech encoder: it lacks an integer n_layers >= 1"):
+        FMEmbedder(Spec(), sampling_rate=sr, device="cpu").fit(waves)
+
+
+def test_the_embedder_reads_no_transformers_config():
+    import inspect
+
+    from sklearn_zsfuse import embedding
+
+    assert "AutoConfig" not in inspect.getsource(embedding)
+    assert "egemaps" not in inspect.getsource(embedding.FMEmbedder.fit)
+
+
+def test_optional_abilities_are_read_once_from_the_protocol():
+    from sklearn_zsfuse.encoders import Abilities, abilities, check_alm_encoder
+
+    enc = check_alm_encoder(ToyEncoder(), "toy")
+    able = abilities(enc)
+    assert able == Abilities(features=False, resample=True, pad_mode="repeat", save=False)
+    assert abilities(enc) is able  # remembered, not probed again per call

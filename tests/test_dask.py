@@ -20,18 +20,20 @@ def client():
         yield client
 
 
-@pytest.mark.slow  # starts two worker processes that import torch and load the models: ~1 min
+# In the default suite (CI installs the [dask] extra): two worker processes import torch
+# and load the tiny models; the grid is kept small so it stays well under a minute.
 def test_grid_search_and_extraction_on_a_dask_cluster_match_serial(client, tmp_path, tiny_clap, tiny_wavlm, ravdess_small):
     paths, y, actors = ravdess_small
     paths, y, actors = paths[:16], y[:16], actors[:16]
-    grid = {"fusion__weight": [0.0, 0.5, 1.0], "features__zs__text_repeats": [1, 2]}
+    grid = {"fusion__weight": [0.0, 1.0], "features__zs__text_repeats": [1, 2]}
 
     def search(cache_dir=None):
-        pipe = make_zsfuse_pipeline(tiny_clap, tiny_wavlm, device="cpu", cache_dir=cache_dir)
+        # Input worker threads inside each dask worker; the serial run has one.
+        pipe = make_zsfuse_pipeline(tiny_clap, tiny_wavlm, device="cpu", cache_dir=cache_dir, n_workers=2)
         return GridSearchCV(pipe, grid, cv=GroupKFold(2), n_jobs=-1).fit(paths, y, groups=actors)
 
     serial = GridSearchCV(
-        make_zsfuse_pipeline(tiny_clap, tiny_wavlm, device="cpu"), grid, cv=GroupKFold(2)
+        make_zsfuse_pipeline(tiny_clap, tiny_wavlm, device="cpu", n_workers=1), grid, cv=GroupKFold(2)
     ).fit(paths, y, groups=actors)
     clear_caches()
     with parallel_backend("dask"):

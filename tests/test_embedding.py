@@ -137,3 +137,76 @@ def test_egemaps_without_opensmile_names_the_extra(monkeypatch, sine_clips):
     with pytest.raises(ImportError, match=r"pip install 'sklearn-zsfuse\[egemaps\]'"):
         FMEmbedder("egemaps", sampling_rate=sr).fit(waves)
     clear_models()
+
+
+# --------------------------------------------------------------------------------------
+# Long clips: chunks, pooled over the whole clip
+# --------------------------------------------------------------------------------------
+
+
+def test_clips_within_one_chunk_give_exactly_the_unchunked_embeddings(tiny_wavlm, sine_clips):
+    waves, sr = sine_clips  # 0.5, 1.3 and 2.0 s
+    chunked = FMEmbedder(tiny_wavlm, sampling_rate=sr, chunk_seconds=2.0, device="cpu").fit().layer_embeddings(waves)
+    clear_caches()
+    whole = FMEmbedder(tiny_wavlm, sampling_rate=sr, chunk_seconds=None, device="cpu").fit().layer_embeddings(waves)
+    np.testing.assert_array_equal(chunked, whole)
+    assert FMEmbedder().get_params()["chunk_seconds"] == 30.0
+
+
+def _spy_forwards(monkeypatch, encoder):
+    """Record the padded samples of every model forward."""
+    lengths = []
+    real = encoder._hidden_states
+
+    def spy(waves):
+        lengths.append((len(waves), max(len(w) for w in waves)))
+        return real(waves)
+
+    monkeypatch.setattr(encoder, "_hidden_states", spy)
+    return lengths
+
+
+def test_a_long_clip_is_the_frame_weighted_mean_of_its_chunks(monkeypatch, tiny_wavlm):
+    from transformers import AutoFeatureExtractor, AutoModel
+
+    sr = 16000
+    wave = (0.1 * np.random.default_rng(3).standard_normal(int(5.2 * sr))).astype(np.float32)
+    emb = FMEmbedder(tiny_wavlm, sampling_rate=sr, chunk_seconds=2.0, device="cpu").fit()
+    forwards = _spy_forwards(monkeypatch, emb._encoder())
+    out = emb.transform([wave])[0]
+    # Three equal chunks of 1.73 s, forwarded in one padded batch, never the whole clip.
+    assert forwards == [(3, int(np.ceil(len(wave) / 3)))]
+    model = AutoModel.from_pretrained(tiny_wavlm).eval()
+    fe = AutoFeatureExtractor.from_pretrained(tiny_wavlm)
+    sums, frames = 0.0, 0
+    for chunk in np.array_split(wave, 3):
+        with torch.no_grad():
+            last = model(fe(chunk, sampling_rate=sr, return_tensors="pt")["input_values"]).last_hidden_state[0]
+        sums, frames = sums + last.sum(0).numpy(), frames + last.shape[0]
+    np.testing.assert_allclose(out, sums / frames, rtol=1e-4, atol=1e-5)
+
+
+def test_a_ten_minute_clip_encodes_with_attention_bounded_by_the_chunk(monkeypatch, tiny_wavlm):
+    """Unchunked, 30,000 frames of self-attention ask torch for ~7 GB and fail."""
+    sr = 16000
+    wave = (0.1 * np.random.default_rng(0).standard_normal(600 * sr)).astype(np.float32)
+    emb = FMEmbedder(tiny_wavlm, sampling_rate=sr, max_duration=None, device="cpu").fit()
+    forwards = _spy_forwards(monkeypatch, emb._encoder())
+    out = emb.transform([wave])
+    assert out.shape == (1, 32) and np.all(np.isfinite(out))
+    # 20 chunks of 30 s, four at a time (max_batch_seconds=120): memory of one group.
+    assert [n for n, _ in forwards] == [4] * 5
+    assert all(samples <= 30 * sr for _, samples in forwards)
+
+
+def test_egemaps_takes_long_clips_whole(monkeypatch, sine_clips):
+    pytest.importorskip("opensmile")
+    waves, sr = sine_clips
+    long = np.tile(waves[2], 3)  # 6 s
+    emb = FMEmbedder("egemaps", sampling_rate=sr, chunk_seconds=2.0).fit()
+    encoder = emb._encoder()
+    seen = []
+    real = encoder.encode
+    monkeypatch.setattr(encoder, "encode", lambda w: seen.append([len(x) for x in w]) or real(w))
+    emb.transform([long])
+    assert seen == [[len(long)]]  # no frame sums: functionals of the whole clip

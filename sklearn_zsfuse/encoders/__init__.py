@@ -1,14 +1,18 @@
 """Model backends behind the estimators, loaded lazily and once per process.
 
-Audio-language models follow the small protocol in :mod:`.alm`; names and
-paths resolve through :func:`resolve_alm` (see :func:`register_alm` to plug in
-your own dual encoder).
+Two kinds of encoder, each with a small protocol: audio-language models
+(:mod:`.alm`) for the zero-shot scorer and speech foundation models (:mod:`.fm`)
+for the embedder; their optional abilities are declared in :mod:`.abilities`.
+Names and paths resolve through one registry (:mod:`.registry`:
+:func:`register_alm`, :func:`register_fm`); where model files come from is
+decided in :mod:`.hub`.
 """
 
 import os
 
 from ._backend import MissingExtraError
-from .alm import ALMEncoder, check_alm_encoder, register_alm, registered_alms, resolve_alm, unregister_alm
+from .abilities import Abilities, abilities
+from .alm import ALMEncoder, check_alm_encoder
 from .base import (
     ModelLoadError,
     ModelMismatchError,
@@ -20,32 +24,60 @@ from .base import (
     resolve_device,
     resolve_dtype,
 )
+from .fm import FMEncoder, check_fm_encoder
+from .registry import (
+    register_alm,
+    register_fm,
+    registered_alms,
+    registered_fms,
+    resolve_alm,
+    resolve_fm,
+    unregister_alm,
+    unregister_fm,
+)
 
 __all__ = [
     "ALMEncoder",
+    "Abilities",
     "CLSP",
+    "EGeMAPS",
+    "FMEncoder",
+    "HFSpeech",
     "HFClap",
     "LaionClap",
     "MSClap",
     "MissingExtraError",
     "ModelLoadError",
     "ModelMismatchError",
+    "abilities",
     "check_alm_encoder",
+    "check_fm_encoder",
     "clear_models",
     "get_alm_encoder",
     "get_speech_encoder",
     "loaded_models",
     "model_source",
     "register_alm",
+    "register_fm",
     "register_model_source",
     "registered_alms",
+    "registered_fms",
     "resolve_alm",
     "resolve_device",
     "resolve_dtype",
+    "resolve_fm",
     "unregister_alm",
+    "unregister_fm",
 ]
 
-_SPECS = {"CLSP": ".clsp", "HFClap": ".hf_clap", "LaionClap": ".laion", "MSClap": ".msclap"}
+_SPECS = {
+    "CLSP": ".clsp",
+    "EGeMAPS": ".opensmile_egemaps",
+    "HFClap": ".hf_clap",
+    "HFSpeech": ".hf_speech",
+    "LaionClap": ".laion",
+    "MSClap": ".msclap",
+}
 
 
 def __getattr__(name):
@@ -57,12 +89,7 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def get_alm_encoder(model, *, revision=None, device="auto", dtype="float32"):
-    """The shared audio-language encoder for ``model`` (a name, path or spec; see :mod:`.alm`)."""
-    if isinstance(model, (str, os.PathLike)):
-        # A model unpacked from a pickle (store_weights_in_pickle) loads from its copy.
-        model, revision = model_source(model, revision)
-    spec = resolve_alm(model)
+def _shared(kind, spec, model, revision, device, dtype, check):
     try:
         hash(spec)
     except TypeError:
@@ -72,28 +99,25 @@ def get_alm_encoder(model, *, revision=None, device="auto", dtype="float32"):
         ) from None
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
-    key = ("alm", spec, revision, device, str(torch_dtype))
+    key = (kind, spec, revision, device, str(torch_dtype))
     return get_shared(
-        key,
-        lambda: check_alm_encoder(spec.load(device=device, dtype=torch_dtype, revision=revision), model),
+        key, lambda: check(spec.load(device=device, dtype=torch_dtype, revision=revision), model)
     )
 
 
-def get_speech_encoder(model: str, *, revision=None, device="auto", dtype="float32"):
-    """The shared speech foundation model for ``model`` (hub id or local directory).
+def get_alm_encoder(model, *, revision=None, device="auto", dtype="float32"):
+    """The shared audio-language encoder for ``model`` (a name, path or spec; see :mod:`.registry`)."""
+    if isinstance(model, (str, os.PathLike)):
+        # A model unpacked from a pickle (store_weights_in_pickle) loads from its copy.
+        model, revision = model_source(model, revision)
+    return _shared("alm", resolve_alm(model), model, revision, device, dtype, check_alm_encoder)
 
-    ``"egemaps"`` gives openSMILE's eGeMAPSv02 functionals instead (no weights, CPU).
+
+def get_speech_encoder(model, *, revision=None, device="auto", dtype="float32"):
+    """The shared speech foundation model for ``model`` (a name, path or spec; see :mod:`.registry`).
+
+    ``"egemaps"`` gives openSMILE's eGeMAPSv02 functionals (no weights, CPU).
     """
-    from .opensmile_egemaps import EGeMAPSEncoder, is_egemaps
-
-    if is_egemaps(model):
-        return get_shared(("opensmile", "eGeMAPSv02"), EGeMAPSEncoder)
-    from .hf_speech import HFSpeechEncoder
-
-    source, revision = model_source(model, revision)
-    device = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype, device)
-    key = ("hf-speech", source, revision, device, str(torch_dtype))
-    return get_shared(
-        key, lambda: HFSpeechEncoder(source, revision=revision, device=device, dtype=torch_dtype)
-    )
+    if isinstance(model, (str, os.PathLike)):
+        model, revision = model_source(model, revision)
+    return _shared("fm", resolve_fm(model), model, revision, device, dtype, check_fm_encoder)

@@ -2,8 +2,8 @@
 
 Optional packages are imported here, lazily, with the user's process state
 (warnings filters, logging levels, ``sys.path``, torch's RNG) put back as it
-was; hub files come from the standard Hugging Face cache, and offline every
-failure says which local file or directory to pass instead.
+was. Hub files, offline mode and load errors follow :mod:`.hub`, as for the
+Hugging Face backends.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-import os
 import sys
 import threading
 import warnings
 from pathlib import Path
 
-from .base import ModelLoadError
+# Hub and offline rules are shared with the Hugging Face backends (.hub).
+from .hub import ModelLoadError, hf_offline, hub_file, pretrained  # noqa: F401
 
 __all__ = [
     "MissingExtraError",
@@ -34,13 +34,6 @@ __all__ = [
 
 class MissingExtraError(ImportError):
     """An optional backend package is not installed; the message names the extra."""
-
-
-def hf_offline() -> bool:
-    return any(
-        os.environ.get(var, "0").strip().lower() not in {"0", "", "false", "no", "off"}
-        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
 
 
 @contextlib.contextmanager
@@ -103,53 +96,6 @@ def swapped_attribute(owner, name: str, value):
             yield
         finally:
             setattr(owner, name, original)
-
-
-def pretrained(cls, source: str, *, what: str, model, hint: str, **kwargs):
-    """``cls.from_pretrained(source)`` with one clear error when it cannot be had."""
-    local = Path(os.path.expanduser(str(source)))
-    is_local = local.is_dir()
-    if not is_local and (str(source).startswith(("/", ".", "~")) or str(source).count("/") > 1):
-        raise ModelLoadError(
-            f"Cannot load model={model!r}: the {what} directory {str(local)!r} does not exist."
-        )
-    try:
-        return cls.from_pretrained(
-            str(local) if is_local else str(source),
-            local_files_only=is_local or hf_offline(),
-            **kwargs,
-        )
-    except (OSError, ValueError, EnvironmentError) as exc:
-        if is_local:
-            reason = f"{str(local)!r} does not hold a loadable {what}"
-        elif hf_offline():
-            reason = (
-                f"the {what} {source!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE "
-                "is set"
-            )
-        else:
-            reason = f"the {what} {source!r} could not be fetched from the Hugging Face Hub"
-        raise ModelLoadError(
-            f"Cannot load model={model!r}: {reason}. {hint} [{type(exc).__name__}: {exc}]"
-        ) from exc
-
-
-def hub_file(repo: str, filename: str, *, revision, model, hint: str) -> str:
-    """A file of a hub repository from the standard cache (downloaded there when online)."""
-    from huggingface_hub import hf_hub_download
-
-    try:
-        return hf_hub_download(repo, filename, revision=revision, local_files_only=hf_offline())
-    except Exception as exc:  # hub errors have many types; all mean "not available here"
-        where = (
-            "it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
-            if hf_offline()
-            else "it could not be downloaded"
-        )
-        raise ModelLoadError(
-            f"Cannot load model={model!r}: needs {filename!r} from the hub repository {repo!r}, but "
-            f"{where}. {hint} [{type(exc).__name__}: {exc}]"
-        ) from exc
 
 
 def load_checkpoint(path: str, *, model) -> dict:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import os
-import pickle
 import threading
 import warnings
 from pathlib import Path
+
+# Hub and loading rules live in .hub; these names stay importable from here.
+from .hub import LOAD_ERRORS, ModelLoadError, load_error  # noqa: F401
 
 __all__ = [
     "ModelLoadError",
@@ -22,15 +24,6 @@ __all__ = [
     "resolve_dtype",
     "unwrap_features",
 ]
-
-
-# What from_pretrained raises for a checkpoint it cannot use (pickle: a .bin refused by
-# torch's weights_only loader).
-LOAD_ERRORS = (OSError, ValueError, pickle.UnpicklingError)
-
-
-class ModelLoadError(ValueError):
-    """A model id or path could not be resolved or loaded."""
 
 
 class ModelMismatchError(ValueError):
@@ -62,8 +55,11 @@ def loaded_models() -> dict:
 
 def clear_models() -> None:
     """Unload every model (frees memory; the next use loads again)."""
+    from .abilities import forget
+
     with _lock:
         _models.clear()
+        forget()
 
 
 # Model names whose weights arrived inside a pickle (store_weights_in_pickle=True):
@@ -163,44 +159,3 @@ def model_fingerprint(model: str, revision: str | None, config) -> str:
         return f"{path.resolve()}|{'|'.join(stamps)}"
     commit = getattr(config, "_commit_hash", None)
     return f"{model}@{commit or revision or 'main'}"
-
-
-def _caused_by(exc: BaseException, kind: type) -> bool:
-    """Whether ``kind`` is in the chain (transformers 4 wraps the unpickling error in an OSError)."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, kind):
-            return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-def load_error(model, parameter: str, exc: Exception) -> ModelLoadError:
-    """One message for an unknown id, a missing directory or an offline hub."""
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in {"0", "", "false", "False"}
-    path = Path(os.fspath(model)).expanduser()
-    text = str(model)
-    looks_local = path.exists() or text.startswith(("/", ".", "~")) or text.count("/") > 1
-    if _caused_by(exc, pickle.UnpicklingError):
-        hint = (
-            "its pickled weights file holds more than tensors, and checkpoints are loaded with "
-            "torch's weights_only loader, which refuses to run code from a file. Use a "
-            "safetensors copy of the checkpoint (or convert the trusted original to safetensors)."
-        )
-        return ModelLoadError(f"Cannot load {parameter}={text!r}: {hint}")
-    if looks_local and not path.exists():
-        hint = f"the directory {str(path)!r} does not exist."
-    elif looks_local:
-        hint = f"{str(path)!r} is not a loadable checkpoint directory."
-    elif offline:
-        hint = (
-            "HF_HUB_OFFLINE is set and the model is not in the local Hugging Face cache; "
-            "download it once online or pass a local directory."
-        )
-    else:
-        hint = (
-            "it is neither a local directory nor a model id that could be fetched from the "
-            "Hugging Face Hub (check the spelling, your network, or pass a local directory)."
-        )
-    return ModelLoadError(f"Cannot load {parameter}={str(model)!r}: {hint} [{type(exc).__name__}: {exc}]")

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
-from .base import LOAD_ERRORS, load_error, model_fingerprint
+from .base import model_fingerprint
+from .hub import LOAD_ERRORS, load_error
 
-__all__ = ["HFSpeechEncoder"]
+__all__ = ["HFSpeech", "HFSpeechEncoder"]
+
+
+@dataclass(frozen=True)
+class HFSpeech:
+    """A speech model in Hugging Face format (``AutoModel``): hub id or local directory."""
+
+    model: str
+
+    def load(self, *, device, dtype, revision=None):
+        return HFSpeechEncoder(self.model, revision=revision, device=device, dtype=dtype)
 
 
 class HFSpeechEncoder:
@@ -18,6 +30,7 @@ class HFSpeechEncoder:
     attention mask (layer-norm convolution stacks such as WavLM-Large) run in
     padded batches; the others (group-norm stacks such as wav2vec2-base) are
     changed by padding, so their batches only ever hold clips of equal length.
+    :meth:`frame_sums` gives the unpooled sums, for clips encoded in chunks.
     """
 
     def __init__(self, model: str, *, revision=None, device="cpu", dtype=None):
@@ -51,17 +64,37 @@ class HFSpeechEncoder:
 
     def encode(self, waves: list[np.ndarray]) -> np.ndarray:
         """(n_clips, n_layers, hidden_size) float32 pooled hidden states."""
+        return self._by_length(waves, self._encode_batch)
+
+    def frame_sums(self, waves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Per clip, every layer's hidden states summed over its valid frames, and the frame count.
+
+        ``(sums (n, n_layers, hidden_size) float32, frames (n,))``: the parts of
+        :meth:`encode`'s mean that add up over the chunks of a long clip.
+        """
+        frames = np.empty(len(waves), dtype=np.int64)
+        out = np.empty((len(waves), self.n_layers, self.hidden_size), dtype=np.float32)
+        for idx in self._groups(waves):
+            out[idx], frames[idx] = self._frame_sums_batch([waves[i] for i in idx])
+        return out, frames
+
+    def _groups(self, waves) -> list[list[int]]:
+        """One padded batch, or batches of equal length for models that padding would change."""
         self.audio_clips += len(waves)
         if self.uses_mask:
-            self.audio_batches += 1
-            return self._encode_batch(waves)
+            groups = [list(range(len(waves)))]
+        else:
+            by_length: dict[int, list[int]] = {}
+            for i, w in enumerate(waves):
+                by_length.setdefault(w.shape[0], []).append(i)
+            groups = list(by_length.values())
+        self.audio_batches += len(groups)
+        return groups
+
+    def _by_length(self, waves, encode_batch) -> np.ndarray:
         out = np.empty((len(waves), self.n_layers, self.hidden_size), dtype=np.float32)
-        by_length: dict[int, list[int]] = {}
-        for i, w in enumerate(waves):
-            by_length.setdefault(w.shape[0], []).append(i)
-        for idx in by_length.values():
-            self.audio_batches += 1
-            out[idx] = self._encode_batch([waves[i] for i in idx])
+        for idx in self._groups(waves):
+            out[idx] = encode_batch([waves[i] for i in idx])
         return out
 
     def probe_embedding(self) -> np.ndarray:
@@ -76,7 +109,8 @@ class HFSpeechEncoder:
             self._probe = pooled[0].mean(axis=0)
         return self._probe
 
-    def _encode_batch(self, waves: list[np.ndarray]) -> np.ndarray:
+    def _hidden_states(self, waves: list[np.ndarray]):
+        """Every layer's states of one padded batch, with each clip's valid-frame mask and count."""
         import torch
 
         # Clips shorter than the convolution stack's receptive field give no frame.
@@ -94,20 +128,36 @@ class HFSpeechEncoder:
         values = inputs["input_values"].to(self.device, self.dtype)
         sample_mask = inputs["attention_mask"].to(self.device)
         kwargs = {"attention_mask": sample_mask} if self.uses_mask else {}
-        with torch.inference_mode(), warnings.catch_warnings():
+        with warnings.catch_warnings():
             # torch deprecates the mask types transformers passes to attention.
             warnings.filterwarnings("ignore", message=".*mismatched key_padding_mask.*")
             out = self.model(values, output_hidden_states=True, **kwargs)
-            n_frames = out.hidden_states[0].shape[1]
-            lengths = self.model._get_feat_extract_output_lengths(sample_mask.sum(-1))
-            frame_mask = torch.arange(n_frames, device=self.device)[None, :] < lengths[:, None]
+        n_frames = out.hidden_states[0].shape[1]
+        lengths = self.model._get_feat_extract_output_lengths(sample_mask.sum(-1))
+        frame_mask = torch.arange(n_frames, device=self.device)[None, :] < lengths[:, None]
+        # The last entry is the model's final output (after the closing layer norm of
+        # stable-layer-norm models such as WavLM-Large): transformers 4 put that in
+        # hidden_states, transformers 5 puts the pre-norm state there.
+        states = list(out.hidden_states[:-1]) + [out.last_hidden_state]
+        return states, frame_mask, lengths
+
+    def _encode_batch(self, waves: list[np.ndarray]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            states, frame_mask, lengths = self._hidden_states(waves)
             weights = (frame_mask.float() / lengths[:, None].clamp(min=1).float())[..., None]
-            # The last entry is the model's final output (after the closing layer norm of
-            # stable-layer-norm models such as WavLM-Large): transformers 4 put that in
-            # hidden_states, transformers 5 puts the pre-norm state there.
-            states = list(out.hidden_states[:-1]) + [out.last_hidden_state]
             pooled = torch.stack([(h.float() * weights).sum(1) for h in states], dim=1)
         return pooled.cpu().numpy()
+
+    def _frame_sums_batch(self, waves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            states, frame_mask, lengths = self._hidden_states(waves)
+            weights = frame_mask.float()[..., None]
+            sums = torch.stack([(h.float() * weights).sum(1) for h in states], dim=1)
+        return sums.cpu().numpy(), lengths.cpu().numpy()
 
 
 def probe_signal(sampling_rate: int) -> np.ndarray:

@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
+import os
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EGeMAPSEncoder", "EGEMAPS", "is_egemaps"]
+__all__ = ["EGEMAPS", "EGeMAPS", "EGeMAPSEncoder", "is_egemaps"]
 
-EGEMAPS = "egemaps"
+EGEMAPS = "egemaps"  # its registered name (encoders.registry)
 # openSMILE returns NaN for clips under ~60 ms; shorter clips are zero-padded to this.
 MIN_SAMPLES = 1600  # 0.1 s at 16 kHz
 
 
+@dataclass(frozen=True)
+class EGeMAPS:
+    """openSMILE's eGeMAPSv02 functionals as a speech "model" (no weights; CPU whatever the device)."""
+
+    def load(self, *, device=None, dtype=None, revision=None):
+        return EGeMAPSEncoder()
+
+
 def is_egemaps(model) -> bool:
-    return isinstance(model, str) and model.strip().lower() == EGEMAPS
+    """Whether ``model`` names the eGeMAPS specialist (it has no weights to embed in a pickle)."""
+    from .registry import resolve_fm
+
+    if isinstance(model, EGeMAPS):
+        return True
+    return isinstance(model, (str, os.PathLike)) and resolve_fm(model) == resolve_fm(EGEMAPS)
 
 
 class EGeMAPSEncoder:
     """The 88 eGeMAPSv02 functionals of each clip, shaped like one pooled "layer".
 
-    Same protocol as the speech encoders (``encode(waves) -> (n, 1, 88)``,
-    ``sampling_rate``, ``fingerprint``), so :class:`FMEmbedder` and its cache use
-    it unchanged.
+    The speech encoders' protocol (:class:`~.fm.FMEncoder`: ``encode(waves) ->
+    (n, 1, 88)``, ``sampling_rate``, ``fingerprint``) with ``feature_names``; it
+    has no ``frame_sums`` (functionals are not sums over frames), so long clips
+    are processed whole, at a cost linear in their length.
     """
 
     sampling_rate = 16000

@@ -1,0 +1,85 @@
+"""The optional abilities of an encoder, read once when it is loaded.
+
+Both kinds of encoder (:class:`~.alm.ALMEncoder`, :class:`~.fm.FMEncoder`) may
+offer, beyond their required members:
+
+``audio_features(waves) -> inputs`` and ``encode_features(inputs) -> array``
+    ALMs: the model's input pipeline split from its forward pass. The engine calls
+    both on the model's thread, batch by batch (``inputs`` may be a torch tensor
+    already on the model's device: spectrograms are then computed there); input
+    workers only decode, resample, tile and window.
+``resample(wave, rate) -> wave``
+    The model's own resampler (where it was trained with another one than soxr).
+``pad_mode``
+    How short clips fill an ALM's window: ``"repeatpad"`` (whole repeats, then
+    zeros; the default) or ``"repeat"`` (repeat past the window, cut).
+``save(directory)``
+    Write the model's files, loadable again by name (``store_weights_in_pickle``).
+``frame_sums(waves) -> (sums, counts)``
+    FMs only: per clip the sum of every layer's hidden states over its valid
+    frames ``(n, n_layers, hidden_size)`` and the number of frames ``(n,)``, so
+    that a long clip can be encoded in chunks and pooled over the whole clip.
+``feature_names``
+    FMs only: names of the embedding's columns (e.g. eGeMAPS' functionals).
+
+Call sites never probe an encoder with ``getattr``: they ask :func:`abilities`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+__all__ = ["Abilities", "PAD_MODES", "abilities"]
+
+PAD_MODES = ("repeatpad", "repeat")
+
+
+@dataclass(frozen=True)
+class Abilities:
+    """Which optional members an encoder has (see the module docstring)."""
+
+    features: bool = False
+    resample: bool = False
+    pad_mode: str = "repeatpad"
+    save: bool = False
+    frame_sums: bool = False
+    feature_names: tuple[str, ...] | None = None
+
+    @classmethod
+    def read(cls, encoder) -> Abilities:
+        def has(name):
+            return callable(getattr(encoder, name, None))
+
+        names = getattr(encoder, "feature_names", None)
+        return cls(
+            features=has("audio_features") and has("encode_features"),
+            resample=has("resample"),
+            pad_mode=getattr(encoder, "pad_mode", "repeatpad"),
+            save=has("save"),
+            frame_sums=has("frame_sums"),
+            feature_names=None if names is None else tuple(str(n) for n in names),
+        )
+
+
+# id(encoder) -> (encoder, abilities): encoders are loaded once per process and kept.
+_read: dict[int, tuple[object, Abilities]] = {}
+_lock = threading.Lock()
+
+
+def abilities(encoder) -> Abilities:
+    """The optional abilities of ``encoder``, read on first ask (at load) and remembered."""
+    with _lock:
+        entry = _read.get(id(encoder))
+        if entry is None or entry[0] is not encoder:
+            entry = _read[id(encoder)] = (encoder, Abilities.read(encoder))
+        return entry[1]
+
+
+def forget(encoder=None) -> None:
+    """Drop remembered abilities (of one encoder, or all: when models are unloaded)."""
+    with _lock:
+        if encoder is None:
+            _read.clear()
+        else:
+            _read.pop(id(encoder), None)
