@@ -92,3 +92,14 @@ def test_log_mel_runs_on_the_models_cuda_device(tiny_clap_fused, ravdess_windows
     np.testing.assert_allclose(
         features.cpu().numpy(), reference_mel(encoder, ravdess_windows[:4]), rtol=0, atol=TOLERANCE_DB
     )
+
+
+@pytest.mark.parametrize("amplitude", [3e4, 1.2e28])  # int16 counts as floats; far beyond float32 powers
+def test_clips_louder_than_full_scale_match_too(tiny_clap, ravdess_windows, amplitude):
+    encoder = HFClapEncoder(tiny_clap, device="cpu")
+    loud = [(w / np.abs(w).max() * amplitude).astype(np.float32) for w in ravdess_windows[:2]]
+    features = encoder.audio_features(loud).numpy()
+    expected = reference_mel(encoder, loud)
+    assert np.isfinite(features).all() and expected.max() > 80
+    # float32 steps grow with the value (3e-5 dB at 500 dB): a relative term covers them
+    np.testing.assert_allclose(features, expected, rtol=1e-6, atol=TOLERANCE_DB)

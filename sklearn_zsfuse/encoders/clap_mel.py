@@ -21,6 +21,8 @@ without float64 (Apple's MPS) use float32 throughout.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["ClapLogMel"]
@@ -74,8 +76,14 @@ class ClapLogMel:
     def _log_mel(self, waves):
         import torch
 
+        waves = waves.to(self.fft_dtype)
+        # Powers above float32's range (a clip far louder than full scale, e.g. int16 counts
+        # given as floats, or worse) would overflow the float32 sums: such clips are scaled
+        # by a power of two, which is exact, and the decibels shifted back after the log.
+        peak = waves.abs().amax(dim=1, keepdim=True)
+        gain = torch.where(peak > 1, torch.exp2(-torch.ceil(torch.log2(peak))), torch.ones_like(peak))
         spec = torch.stft(
-            waves.to(self.fft_dtype),
+            waves * gain,
             self.n_fft,
             self.hop,
             window=self._window,
@@ -84,10 +92,9 @@ class ClapLogMel:
             return_complex=True,
         )[:, : self.n_bins]  # (batch, bins, frames)
         parts = torch.view_as_real(spec)
-        power = parts[..., 0].square() + parts[..., 1].square()
-        mel = power.to(torch.float32).transpose(1, 2) @ self._filters  # (batch, frames, n_mels)
-        if not torch.isfinite(mel).all():
-            # Samples far outside [-1, 1] (a float file of raw counts) overflow float32
-            # power; transformers' float64 chain keeps them finite, and so does this.
-            mel = power.transpose(1, 2) @ self._filters.to(power.dtype)
-        return (10.0 * torch.log10(mel.clamp_min(_AMIN))).to(torch.float32)
+        power = (parts[..., 0].square() + parts[..., 1].square()).to(torch.float32)
+        mel = power.transpose(1, 2) @ self._filters  # (batch, frames, n_mels)
+        # 10 log10(max(mel / gain^2, AMIN)), taken in decibels (log10 is monotonic) so
+        # that the clamp applies to the unscaled power
+        shift = (-20.0 * torch.log10(gain)).to(torch.float32).unsqueeze(-1)  # (batch, 1, 1)
+        return torch.clamp_min(10.0 * torch.log10(mel) + shift, 10.0 * math.log10(_AMIN))
