@@ -204,6 +204,9 @@ def build_parser() -> CommandParser:
     ev.add_argument("--prompt", action="extend", nargs="+", metavar="LABEL=WORD[,WORD]",
                     help="words for labels in the prompts, e.g. --prompt wut=angry freude=happy,joyful")
     ev.add_argument("--out", type=Path, default=None, help="output folder (default: zsfuse-results/DATASET)")
+    ev.add_argument("--class-weight", choices=["balanced"], default=None,
+                    help="weigh every class the same in the specialist's classifier, whatever its number of clips "
+                    "(for imbalanced corpora such as IEMOCAP or MSP-Podcast)")
     ev.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     ev.add_argument("--save-model", nargs="?", const="best", default=None, metavar="SYSTEM",
                     help="also fit SYSTEM (default: the best by UA) on all clips, hyper-parameters chosen by CV "
@@ -452,6 +455,7 @@ def _check_corpus(corpus, command: str, *, needs_folds: bool = True) -> None:
 def _evaluate(args, parser) -> int:
     from .datasets import load_corpus
     from .evaluation import evaluate, final_model, select_final
+    from .evaluation.runner import resolve_classifier
     from .persistence import save_model
     from .report import write_report
 
@@ -477,9 +481,11 @@ def _evaluate(args, parser) -> int:
     # passes over the audio: each specialist once, each ALM with the single prompt and per (N_a, N_t)
     passes = len(fms) + len(alms) * (1 + len({(1, 1), *grid.amplifications}))
     _plan(passes * (2 if test_corpus is not None else 1))
+    classifier = resolve_classifier(class_weight=args.class_weight)
     evaluation = evaluate(
         corpus, alm=alms, fm=fms, layer=args.layer, test_corpus=test_corpus, name=args.name, grid=grid,
-        class_prompts=prompts, device=args.device, batch_size=args.batch_size, verbose=0 if args.quiet else 1,
+        class_prompts=prompts, classifier=classifier, device=args.device, batch_size=args.batch_size,
+        verbose=0 if args.quiet else 1,
         estimator_params=estimator_params, log=log,
     )
     written = write_report(evaluation, out, plots=not args.no_plots)
@@ -493,8 +499,8 @@ def _evaluate(args, parser) -> int:
                               grid=grid, development=corpus.development, system=system)
         model = final_model(system, params, alm=alms[0] if alms else None, fm=fms[0] if fms else None,
                             layer=None if args.layer is None else args.layer[0], classes=corpus.classes,
-                            class_prompts=prompts, device=args.device, batch_size=args.batch_size,
-                            estimator_params=estimator_params)
+                            class_prompts=prompts, classifier=classifier, device=args.device,
+                            batch_size=args.batch_size, estimator_params=estimator_params)
         log(f"fitting {system} on all {len(corpus)} clips with {params}")
         model.fit(corpus.paths, corpus.labels)
         save_model(model, out / "model.joblib")  # atomic: a failed save keeps the previous file

@@ -24,13 +24,15 @@ __all__ = ["LateFusionClassifier", "default_classifier", "fuse_probabilities", "
 LAYER_NORM_EPS = 1e-5
 
 
-def default_classifier():
+def default_classifier(class_weight=None):
     """Standardise, then multinomial logistic regression.
 
     With metadata routing enabled both steps request ``sample_weight``, so a clip of
     weight k counts as k clips in the standardisation and in the regression alike.
+    ``class_weight`` is the regression's (``"balanced"``: every class weighs the same
+    in the loss, whatever its number of clips; IEMOCAP and MSP-Podcast are imbalanced).
     """
-    steps = [StandardScaler(), LogisticRegression(max_iter=2000)]
+    steps = [StandardScaler(), LogisticRegression(max_iter=2000, class_weight=class_weight)]
     if _routing_enabled():
         steps = [step.set_fit_request(sample_weight=True) for step in steps]
     return make_pipeline(*steps)

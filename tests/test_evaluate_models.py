@@ -256,3 +256,45 @@ def test_an_alm_shared_by_several_pairs_encodes_each_clip_once_per_audio_repeat(
     assert set(study.pairs) == {(tiny_clap, tiny_wavlm), (tiny_clap, other)}
     # N_a = 1 and 2; not once more per pair, prompt set or N_t (a few single-clip model probes allowed).
     assert 2 * len(corpus) <= sum(seen) <= 2 * len(corpus) + 4
+
+
+def test_class_weight_balanced_weighs_the_specialist_by_class(small_csv, tiny_wavlm):
+    """``class_weight="balanced"``: each class counts the same in the specialist's fit, whatever its clip count."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    from sklearn_zsfuse.datasets import load_corpus
+    from sklearn_zsfuse.evaluation import Grid, evaluate
+
+    corpus = load_corpus("csv", small_csv)
+    keep = np.flatnonzero((corpus.labels != corpus.classes[0]) | (corpus.speakers == corpus.speakers[0]))
+    corpus = corpus.subset(keep)  # one class keeps a single speaker's clips: imbalanced training folds
+    grid = Grid(audio_repeats=(1,), text_repeats=(1,), weights=(0,))
+    study = evaluate(corpus, fm=tiny_wavlm, grid=grid, device="cpu", class_weight="balanced")
+    assert "class_weight='balanced'" in study.config["classifier"]
+    plain = evaluate(corpus, fm=tiny_wavlm, grid=grid, device="cpu")
+    # the same as weighing every clip by its class's inverse frequency, by hand
+    emb = study.feature_set.fms[tiny_wavlm]
+    for fold in np.unique(corpus.folds):
+        train, test = corpus.folds != fold, corpus.folds == fold
+        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        w = compute_sample_weight("balanced", corpus.labels[train])
+        clf.fit(emb[train], corpus.labels[train], logisticregression__sample_weight=w)
+        got = study.fm_runs[tiny_wavlm].systems["specialist"].predictions[test]
+        np.testing.assert_array_equal(got, clf.predict(emb[test]))
+    assert study.config["classifier"] != plain.config["classifier"]
+    with pytest.raises(ValueError, match="class_weight or classifier"):
+        evaluate(corpus, fm=tiny_wavlm, grid=grid, device="cpu", class_weight="balanced",
+                 classifier=LogisticRegression())
+
+
+def test_cli_class_weight_reaches_the_evaluation(small_csv, tiny_wavlm, tmp_path, capsys):
+    import json
+
+    out = tmp_path / "out"
+    rc = main(["evaluate", "--dataset", "csv", "--root", str(small_csv), "--alm", "none", "--fm", tiny_wavlm,
+               "--class-weight", "balanced", "--no-plots", "-q", "--out", str(out), "--device", "cpu"])
+    assert rc == 0
+    assert "class_weight='balanced'" in json.loads((out / "results.json").read_text())["config"]["classifier"]

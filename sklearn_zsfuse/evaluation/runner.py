@@ -47,6 +47,18 @@ def _layers(layer) -> list | None:
     return out
 
 
+def resolve_classifier(classifier=None, class_weight=None):
+    """The specialist's classifier: ``classifier``, else the default with ``class_weight``."""
+    if class_weight is None:
+        return classifier
+    if classifier is not None:
+        raise ValueError(
+            "give class_weight or classifier, not both: set class_weight on your classifier itself "
+            "(e.g. LogisticRegression(class_weight='balanced'))."
+        )
+    return default_classifier(class_weight=class_weight)
+
+
 def evaluate(
     corpus,
     *,
@@ -60,6 +72,7 @@ def evaluate(
     single_template=SINGLE_TEMPLATE,
     class_prompts=None,
     classifier=None,
+    class_weight=None,
     device="auto",
     batch_size=8,
     verbose=0,
@@ -85,6 +98,9 @@ def evaluate(
     as they are (they learn nothing); every choice is made on ``corpus``.
 
     ``name``: the corpus name in titles and tables (default: the loader's name).
+    ``class_weight``: the default classifier's (``"balanced"`` for imbalanced
+    corpora; see :func:`~sklearn_zsfuse.fusion.default_classifier`); give it or
+    ``classifier``, not both.
     ``estimator_params`` go to the estimator(s) that take them
     (``{"cache_dir": ...}`` to both, ``{"max_duration": 30}`` to both, ...).
     """
@@ -92,6 +108,7 @@ def evaluate(
     from ..datasets.labels import shared_classes
 
     start = time.perf_counter()
+    classifier = resolve_classifier(classifier, class_weight)
     alms, fms = _models(alm, "alm"), _models(fm, "fm")
     layers = _layers(layer)
     if layers is not None and not fms:
