@@ -344,15 +344,15 @@ def _read_model(path: Path):
 
 def _systems(has_alm: bool, has_fm: bool) -> list[str]:
     """The systems a run with these branches makes (evaluation.SYSTEMS, in order)."""
-    from .evaluation import SYSTEMS
+    from .systems import SYSTEMS
 
     return [s for s in SYSTEMS if (s == "specialist" and has_fm) or (s.startswith("zero_shot") and has_alm)
             or (s.startswith("zs_fuse") and has_alm and has_fm)]
 
 
 def _check_evaluate(args, parser) -> None:
-    from .evaluation import SYSTEMS
     from .model_checks import check_alm, check_fm, check_fm_layers
+    from .systems import SYSTEMS
 
     alms, fms = _models(args.alm, "--alm", parser), _models(args.fm, "--fm", parser)
     if not alms and not fms:
@@ -363,9 +363,6 @@ def _check_evaluate(args, parser) -> None:
         parser.error("--test-dataset and --test-root go together.")
     if args.test_dataset is not None and args.save_model:
         parser.error("--save-model with --test-dataset: save the model from a run on the training corpus alone.")
-    _parse_grid(args.grid, parser)
-    _parse_prompts(args.prompt, parser)
-    _parse_labels(args.label, parser)
     if args.save_model not in (None, "best"):
         made = _systems(bool(alms), bool(fms))
         if args.save_model not in SYSTEMS:
@@ -373,8 +370,13 @@ def _check_evaluate(args, parser) -> None:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             parser.error(f"--save-model {args.save_model!r} is not a system{hint}; choose best or one of {made}.")
         if args.save_model not in made:
-            needs = "--fm" if args.save_model == "specialist" else "both --alm and --fm" if args.save_model.startswith("zs_fuse") else "--alm"
+            needs = ("--fm" if args.save_model == "specialist"
+                     else "both --alm and --fm" if args.save_model.startswith("zs_fuse") else "--alm")
             parser.error(f"--save-model {args.save_model!r} needs {needs}; this run makes {made}.")
+    # the checks above import nothing heavy, so a misspelt name is answered at once
+    _parse_grid(args.grid, parser)
+    _parse_prompts(args.prompt, parser)
+    _parse_labels(args.label, parser)
     if not args.no_plots:
         try:
             import matplotlib  # noqa: F401  (checked now, not after an hour of encoding)

@@ -118,6 +118,25 @@ def test_a_misspelt_save_model_fails_before_evaluation(tmp_path, capsys, no_enco
     assert "'zsfuse'" in line and "specialist" in line
 
 
+def test_a_misspelt_save_model_is_answered_before_the_heavy_imports():
+    """Issue 12: answered at once (was: after the whole evaluation). No timing: what it imports."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from sklearn_zsfuse.cli import main\n"
+        "try:\n"
+        "    main(['evaluate', '--dataset', 'csv', '--root', '.', '--fm', 'egemaps', '--alm', 'none',"
+        " '--save-model', 'zsfuse'])\n"
+        "except SystemExit as stop:\n"
+        "    print(stop.code, sorted(m for m in ('sklearn', 'torch', 'scipy', 'transformers') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split("\n")[0] == "2 []", out.stdout + out.stderr
+    assert "'zsfuse' is not a system (did you mean 'zs_fuse'?)" in out.stderr
+
+
 def test_save_model_names_only_the_systems_this_run_makes(tmp_path, capsys, no_encoding):
     root = _corpus(tmp_path / "c", ["happy", "sad", "happy", "sad"])
     rc, err = _run(["evaluate", "--dataset", "csv", "--root", str(root), "--fm", "egemaps", "--alm", "none",

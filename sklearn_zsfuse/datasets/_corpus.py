@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import PredefinedSplit
 
 __all__ = ["Corpus", "CorpusError", "AUDIO_EXTENSIONS"]
 
@@ -69,8 +68,10 @@ class Corpus:
         return len(self.paths)
 
     @property
-    def cv(self) -> PredefinedSplit:
-        """A splitter for ``cv=``: fold k tests on the clips with ``folds == k``."""
+    def cv(self):
+        """A splitter for ``cv=``: fold k tests on the clips with ``folds == k`` (a ``PredefinedSplit``)."""
+        from sklearn.model_selection import PredefinedSplit  # here: loading a corpus needs no scikit-learn
+
         return PredefinedSplit(self.folds)
 
     @property

@@ -13,24 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..metrics import summarize
+from ..systems import FUSIONS, SYSTEMS
 from .features import FeatureSet, Features
 from .tables import markdown_table
 
 __all__ = ["FUSIONS", "SYSTEMS", "Evaluation", "Study", "SystemResult"]
 
-# The paper's ablation rows, in table order. ``zs_fuse`` is the weighted fusion of the
-# paper's summary; the two rows after it are the variants the issue asked for.
-SYSTEMS = (
-    "specialist",
-    "zero_shot",
-    "zero_shot+ensemble",
-    "zero_shot+ensemble+amplification",
-    "zero_shot+calibrated",
-    "zs_fuse",
-    "zs_fuse+calibrated",
-    "zs_fuse+concat",
-)
-FUSIONS = ("zs_fuse", "zs_fuse+calibrated", "zs_fuse+concat")
 _METRICS = ("ua", "wa", "f1")
 
 
