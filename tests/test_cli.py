@@ -113,8 +113,8 @@ def test_embed_to_npy_and_parquet(german_corpus, tmp_path, capsys):
     assert sorted(set(frame.fold)) == [1, 2, 3, 4]  # one per speaker
 
 
-def test_evaluate_errors_are_for_people(tmp_path, capsys):
-    assert main(["evaluate", "--dataset", "ravdess", "--root", str(tmp_path / "nowhere"), "--fm", "egemaps",
+def test_evaluate_errors_are_for_people(tmp_path, tiny_wavlm, capsys):
+    assert main(["evaluate", "--dataset", "ravdess", "--root", str(tmp_path / "nowhere"), "--fm", tiny_wavlm,
                  "--alm", "none", "-q"]) == 2
     assert "does not exist. Expected a RAVDESS folder" in capsys.readouterr().err
     with pytest.raises(SystemExit):

@@ -24,7 +24,10 @@ How a documentation block is run
 * A block that cannot run here says so on the line above its fence, with a reason:
   ``<!-- docs-test: skip (needs a running dask scheduler) -->`` or, for one that runs but
   takes minutes, ``<!-- docs-test: slow (90 candidates x 30 folds) -->`` (run with
-  ``-m slow``). Later blocks must not depend on names a skipped or slow block defines.
+  ``-m slow``); one that shows an optional extra names the modules it needs,
+  ``<!-- docs-test: needs (opensmile pyarrow) -->``, and is skipped where one is missing
+  (the backends environment has neither). Later blocks must not depend on names a
+  skipped, slow or needs block defines.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ DOC_FILES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 # A fence: optional indent (blocks inside list items), ``` and the language word.
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[^\s`]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.S | re.M)
-_MARK = re.compile(r"<!--\s*docs-test:\s*(?P<kind>skip|slow)\s*(?:\((?P<reason>[^)]*)\))?\s*-->\s*$")
+_MARK = re.compile(r"<!--\s*docs-test:\s*(?P<kind>skip|slow|needs)\s*(?:\((?P<reason>[^)]*)\))?\s*-->\s*$")
 
 NAMESPACE_DOC = """Names every documentation session starts with (see the module docstring)."""
 # Hub id -> builder of the tiny local model that stands for it here.
@@ -203,4 +206,7 @@ def test_documentation_block_runs(block, docs_env, monkeypatch):
             session["done"].add(earlier.id)
             _run(earlier, session["namespace"])
     session["done"].add(block.id)
+    if block.mark == "needs":
+        for module in block.reason.split():
+            pytest.importorskip(module, reason=f"{block.id} shows an optional extra that needs {module}")
     _run(block, session["namespace"])
