@@ -32,8 +32,8 @@ class Trivial:
     def encode_audio(self, waves):
         return np.stack([[w[:100].sum(), 1.0, 2.0, 3.0] for w in waves]).astype(np.float32)
 
-    def encode_text(self, texts):
-        return np.ones((len(texts), 4), np.float32)
+    def encode_text(self, texts):  # distinct per class word (fit refuses classes that embed the same)
+        return np.asarray([[1.0, 1.0, 1.0, sum(map(ord, t)) % 7] for t in texts], np.float32)
 
 
 def read_and_resample(paths) -> float:
