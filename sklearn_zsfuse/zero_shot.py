@@ -19,7 +19,7 @@ from .audio import amplified_window, decode, fit_to_window
 from .cache import audio_cache, disk_cache, text_cache
 from .encoders import TextTokenLimit, abilities, get_alm_encoder
 from .encoders.hf_speech import probe_signal
-from .engine.forward import alm_audio, alm_text, checked_embeddings, model_audio
+from .engine.forward import alm_audio, alm_text, checked_embeddings, host_features, model_audio
 from .engine.plan import clip_seconds
 from .persistence import WeightsInPickleMixin, check_same_behaviour, check_weights_can_travel, weights_id
 from .prompts import (
@@ -409,6 +409,7 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
             desc=type(self).__name__,
             key_prefix=(encoder.fingerprint, "alm", repeats, self.crop, seed, self.max_duration),
             load=load,
+            featurize=host_features(encoder),
             forward=alm_audio(encoder, self.model),
             seconds=seconds if window is None else None,
             max_batch_seconds=self.max_batch_seconds,

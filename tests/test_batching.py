@@ -9,7 +9,7 @@ import pytest
 
 from sklearn_zsfuse import ALMZeroShotScorer, AudioInputError, FMEmbedder, clear_caches
 from sklearn_zsfuse import embedding, zero_shot
-from sklearn_zsfuse.encoders import get_speech_encoder, register_alm, unregister_alm
+from sklearn_zsfuse.encoders import abilities, get_speech_encoder, register_alm, unregister_alm
 from sklearn_zsfuse.engine.feed import batches_ahead
 from sklearn_zsfuse.engine.plan import plan_batches
 from sklearn_zsfuse.engine.workers import default_workers
@@ -55,19 +55,26 @@ def test_transform_holds_a_fixed_number_of_batches_of_decoded_audio(
         encoder, method = est.fit()._encoder(), "encode"
     else:
         # N_a=1 and a window longer than the clips: the window pads a copy, so decoded
-        # waves die once windowed; track the windowed inputs instead.
+        # waves die once windowed. On a CPU the input workers turn each window into its
+        # spectrogram (features_on_host): track what they hand to the model's thread.
         est = ALMZeroShotScorer(
             tiny_clap, classes=["a", "b"], sampling_rate=16000, batch_size=batch_size, device="cpu", n_workers=n_workers
         )
         encoder, method = est.fit()._encoder(), "encode_features"
-        real_features = encoder.audio_features
+        assert abilities(encoder).features_on_host
+        real_host_features = zero_shot.host_features
 
-        def tracking_features(waves):
-            for w in waves:
-                alive.append(weakref.ref(w))
-            return real_features(waves)
+        def tracking_host_features(enc):
+            featurize = real_host_features(enc)
 
-        monkeypatch.setattr(encoder, "audio_features", tracking_features)
+            def tracked(wave):
+                features = featurize(wave)
+                alive.append(weakref.ref(features))
+                return features
+
+            return tracked
+
+        monkeypatch.setattr(zero_shot, "host_features", tracking_host_features)
     real_encode = getattr(encoder, method)
 
     def slow_encode(batch):
@@ -81,7 +88,7 @@ def test_transform_holds_a_fixed_number_of_batches_of_decoded_audio(
     bound = (1 + batches_ahead(n_workers)) * batch_size
     if estimator == "fm":
         assert batch_size <= peak[0] <= bound
-    else:  # windowed copies, alive from the model's thread on
+    else:  # spectrograms, alive from the input workers on
         assert batch_size <= peak[0] <= bound
 
 
@@ -109,9 +116,15 @@ def test_workers_give_the_same_results_in_input_order(monkeypatch, tiny_clap, ti
     np.testing.assert_array_equal(results[1][1], results[4][1])
 
 
-def test_decoding_runs_on_the_workers_and_features_on_the_model_thread(monkeypatch, tiny_clap):
+@pytest.mark.parametrize("on_host", [True, False], ids=["cpu-model", "device-model"])
+def test_decoding_runs_on_the_workers_and_features_where_the_model_says(monkeypatch, tiny_clap, on_host):
+    """Spectrograms: on the input workers for a model on the host CPU (they overlap the
+    forward pass), else batched on the model's thread, where its device is."""
+    from sklearn_zsfuse.encoders.abilities import forget
+
     zs = ALMZeroShotScorer(tiny_clap, classes=["a", "b"], sampling_rate=16000, batch_size=2, device="cpu", n_workers=2).fit()
     encoder = zs._encoder()
+    assert encoder.features_on_host  # a CPU model
     threads = {"decode": set(), "features": set(), "forward": set()}
     real_decode, real_features, real_forward = zero_shot.decode, encoder.audio_features, encoder.encode_features
 
@@ -125,10 +138,25 @@ def test_decoding_runs_on_the_workers_and_features_on_the_model_thread(monkeypat
     monkeypatch.setattr(zero_shot, "decode", spy("decode", real_decode))
     monkeypatch.setattr(encoder, "audio_features", spy("features", real_features))
     monkeypatch.setattr(encoder, "encode_features", spy("forward", real_forward))
-    zs.transform(_many_clips(6))
+    monkeypatch.setattr(encoder, "features_on_host", on_host)  # as a CUDA model says False
+    forget(encoder)
+    try:
+        expected = ALMZeroShotScorer(tiny_clap, classes=["a", "b"], sampling_rate=16000, device="cpu",
+                                     n_workers=1, batch_size=6)
+        clips = _many_clips(6)
+        out = zs.transform(clips)
+    finally:
+        monkeypatch.undo()
+        forget(encoder)
     main = threading.current_thread().name
-    assert threads["features"] == threads["forward"] == {main}
+    assert threads["forward"] == {main}
     assert threads["decode"] and all(t.startswith("zsfuse-input") for t in threads["decode"])
+    if on_host:
+        assert threads["features"] and all(t.startswith("zsfuse-input") for t in threads["features"])
+    else:
+        assert threads["features"] == {main}
+    clear_caches()  # the same embeddings either way
+    np.testing.assert_allclose(out, expected.fit().transform(clips), rtol=1e-5, atol=1e-6)
 
 
 class TensorFeatures:

@@ -8,6 +8,11 @@ offer, beyond their required members:
     both on the model's thread, batch by batch (``inputs`` may be a torch tensor
     already on the model's device: spectrograms are then computed there); input
     workers only decode, resample, tile and window.
+``features_on_host``
+    True where the model itself runs on the host CPU: ``audio_features`` is then
+    called per clip on the input workers, so spectrograms overlap the forward
+    pass instead of queueing behind it on the model's thread (on a GPU they are
+    computed batched on the device, on the model's thread).
 ``resample(wave, rate) -> wave``
     The model's own resampler (where it was trained with another one than soxr).
 ``pad_mode``
@@ -44,6 +49,7 @@ class Abilities:
     pad_mode: str = "repeatpad"
     save: bool = False
     frame_sums: bool = False
+    features_on_host: bool = False
     feature_names: tuple[str, ...] | None = None
 
     @classmethod
@@ -58,6 +64,7 @@ class Abilities:
             pad_mode=getattr(encoder, "pad_mode", "repeatpad"),
             save=has("save"),
             frame_sums=has("frame_sums"),
+            features_on_host=bool(getattr(encoder, "features_on_host", False)),
             feature_names=None if names is None else tuple(str(n) for n in names),
         )
 

@@ -43,6 +43,8 @@ class HFClapEncoder:
         self.model.to(device).eval()
         self.device = device
         self.dtype = dtype or torch.float32
+        # On a CPU the spectrograms are best made by the input workers (see .abilities).
+        self.features_on_host = torch.device(device).type == "cpu"
         self.tokenizer = processor.tokenizer
         self.feature_extractor = processor.feature_extractor
         self.sampling_rate = int(self.feature_extractor.sampling_rate)

@@ -34,6 +34,9 @@ class Job:
     model: batches are then sorted longest first and capped at
     ``max_batch_seconds`` padded seconds. ``shape``, where known, is each
     result's shape: a disk entry of another shape is corrupt, not a result.
+    ``featurize(wave)``, where given, turns a loaded item into the model's input
+    on the input workers too (spectrograms when the model runs on the host CPU),
+    after the silence check has seen the waveform.
     """
 
     desc: str
@@ -46,6 +49,7 @@ class Job:
     seconds: Callable | None = None
     max_batch_seconds: float | None = None
     shape: tuple | None = None
+    featurize: Callable | None = None
     disk: DiskCache | None = None
     n_workers: int | None = None
     verbose: int = 0
@@ -98,7 +102,7 @@ def _loader(job: Job, items, keys) -> Callable:
             return LoadFailure(exc, items[i])
         if not wave.any():
             silent_keys.add(keys[i])
-        return wave
+        return wave if job.featurize is None else job.featurize(wave)
 
     return load_one
 

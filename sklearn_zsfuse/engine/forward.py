@@ -38,11 +38,30 @@ def model_audio(encoder, waves):
     return encoder.encode_audio(waves)
 
 
-def alm_audio(encoder, model):
-    """Forward of an ALM's audio tower: normalised (n, D) embeddings."""
+def host_features(encoder):
+    """Per-clip featurizer for the input workers, where the encoder asks for it (``features_on_host``)."""
+    able = abilities(encoder)
+    if not (able.features and able.features_on_host):
+        return None
+    return lambda wave: encoder.audio_features([wave])[0]
 
-    def forward(waves):
-        return checked_embeddings(model_audio(encoder, waves), len(waves), "encode_audio", model)
+
+def alm_audio(encoder, model):
+    """Forward of an ALM's audio tower: normalised (n, D) embeddings.
+
+    Inputs are waveforms, or (where :func:`host_features` applies) features the
+    input workers already made, stacked here into one batch.
+    """
+    featurized = host_features(encoder) is not None
+
+    def forward(inputs):
+        if featurized:
+            import torch
+
+            out = encoder.encode_features(torch.stack(list(inputs)))
+        else:
+            out = model_audio(encoder, inputs)
+        return checked_embeddings(out, len(inputs), "encode_audio", model)
 
     return forward
 
