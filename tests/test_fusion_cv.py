@@ -14,21 +14,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn_zsfuse import LateFusionClassifier, LateFusionClassifierCV
 from sklearn_zsfuse.fusion_cv import fusion_candidates, select_fusion
 
-# As in test_fusion.py: weighted fusion needs one zero-shot column per class plus an
-# embedding column, which many of the checks' data sets (2 features, 3 classes) lack;
-# the numeric configuration (concat, one zero-shot column) takes any X and must pass all.
-TOO_FEW_FEATURES = "the check's X has fewer features than n_classes + 1"
-SHAPE_BOUND_CHECKS = {
-    "check_classifier_data_not_an_array", "check_classifiers_classes", "check_classifiers_train",
-    "check_classifiers_train(readonly_memmap=True)", "check_classifiers_train(readonly_memmap=True,X_dtype=float32)",
-    "check_dict_unchanged", "check_dont_overwrite_parameters", "check_estimators_fit_returns_self",
-    "check_estimators_overwrite_params", "check_f_contiguous_array_estimator", "check_fit2d_predict1d",
-    "check_fit_check_is_fitted", "check_fit_idempotent", "check_fit_score_takes_y",
-    "check_methods_sample_order_invariance", "check_methods_subset_invariance", "check_n_features_in",
-    "check_readonly_memmap_input", "check_supervised_y_2d",
-    "check_sample_weights_pandas_series", "check_sample_weights_not_an_array", "check_sample_weights_list",
-    "check_sample_weights_shape", "check_sample_weights_not_overwritten",
-}
+# The same checks fail for the same reason as LateFusionClassifier's (see test_fusion.py):
+# weighted fusion needs one zero-shot column per class plus an embedding column.
+from test_fusion import SHAPE_BOUND_CHECKS, TOO_FEW_FEATURES  # noqa: E402
 
 
 def _expected_failures(est):
