@@ -220,7 +220,7 @@ def _check_file(clip: Clip) -> None:
             raise AudioInputError(f"{clip.describe()}: file is empty (0 bytes)")
         fh.seek(0)
         try:
-            with sf.SoundFile(fh) as f:  # reads the header only
+            with sf.SoundFile(**_sndfile_source(fh)) as f:  # reads the header only
                 frames, rate = f.frames, int(f.samplerate)
         except Exception:
             frames = rate = None
@@ -376,18 +376,34 @@ def _decode_file(clip: Clip, max_duration: float | None = None) -> tuple[np.ndar
     return wave, int(rate)
 
 
+def _sndfile_source(fh) -> dict:
+    """What ``soundfile.SoundFile`` reads an open file through, positioned at its start.
+
+    On POSIX, the descriptor: libsndfile then reads the file itself. Given the file
+    object, it calls back into Python for every read, seek and tell, holding the GIL
+    the other input workers need to decode in parallel. Elsewhere (Windows, whose C
+    runtimes may not share descriptors), the file object. Opening in Python either
+    way keeps non-ASCII paths and our error messages on every platform.
+    """
+    fh.seek(0)  # libsndfile takes a descriptor's offset for the start of the audio file
+    if os.name == "posix":
+        return {"file": fh.fileno(), "closefd": False}  # fh owns the descriptor
+    return {"file": fh}
+
+
 def _read_centre(fh, max_duration: float | None) -> tuple[np.ndarray, int]:
-    """Decode from an open file (a file object, so non-ASCII paths work everywhere)."""
+    """Decode from an open file, positioned anywhere."""
     import soundfile as sf
 
-    with sf.SoundFile(fh) as f:
+    with sf.SoundFile(**_sndfile_source(fh)) as f:
         rate = int(f.samplerate)
         # Seek to the centre: a long file is never decoded whole.
         start, length = _centre(f.frames, _limit(max_duration, rate))
         if start:
             f.seek(start)
         wave = f.read(length, dtype="float32", always_2d=True)
-    return wave.mean(axis=1), rate
+    # one channel: the column itself, a contiguous view (no mean to compute and allocate)
+    return (wave[:, 0] if wave.shape[1] == 1 else wave.mean(axis=1)), rate
 
 
 def resample(wave: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
@@ -456,8 +472,13 @@ def amplified_window(
     """
     n = wave.shape[0]
     total = n * repeats
-    if window is None or total <= window:
-        return fit_to_window(tile(wave, repeats), window, crop=crop, rng=rng, pad=pad)
+    if window is None or total == window:
+        return tile(wave, repeats)
+    if total < window:
+        _check_pad(pad)
+        # The tiled clip is `wave` back to back, and so is its padded window: written once.
+        copies = (window // total) * repeats if pad == "repeatpad" else window // n
+        return _repeated(wave, copies, window, cycle=pad == "repeat")
     start = _crop_start(total - window, crop, rng)
     if start + window <= n or repeats == 1:
         return wave[start : start + window]
@@ -482,21 +503,28 @@ def fit_to_window(
     """
     if window is None:
         return wave
-    if pad not in ("repeatpad", "repeat"):
-        raise ValueError(f"pad must be 'repeatpad' or 'repeat', got {pad!r}")
+    _check_pad(pad)
     n = wave.shape[0]
     if n < window:
-        if pad == "repeat":
-            return np.tile(wave, -(-window // n))[:window]
-        # Whole repeats then zeros, written once into the window (tile + pad copied twice).
-        out = np.zeros(window, dtype=wave.dtype)
-        repeats = window // n
-        out[: repeats * n].reshape(repeats, n)[:] = wave
-        return out
+        return _repeated(wave, window // n, window, cycle=pad == "repeat")
     if n == window:
         return wave
     start = _crop_start(n - window, crop, rng)
     return wave[start : start + window]
+
+
+def _check_pad(pad: str) -> None:
+    if pad not in ("repeatpad", "repeat"):
+        raise ValueError(f"pad must be 'repeatpad' or 'repeat', got {pad!r}")
+
+
+def _repeated(wave: np.ndarray, copies: int, window: int, *, cycle: bool) -> np.ndarray:
+    """``copies`` whole copies of ``wave``, then its start (``cycle``) or zeros up to ``window``."""
+    n = wave.shape[0]
+    out = np.empty(window, dtype=wave.dtype)  # every sample is written below
+    out[: copies * n].reshape(copies, n)[:] = wave
+    out[copies * n :] = wave[: window - copies * n] if cycle else 0
+    return out
 
 
 def _crop_start(overflow: int, crop: str, rng: np.random.Generator | None) -> int:

@@ -738,3 +738,29 @@ def test_dataframe_as_x_asks_for_one_column():
     pd = pytest.importorskip("pandas")
     with pytest.raises(AudioInputError, match=r"DataFrame; pass one column"):
         as_clip_list(pd.DataFrame({"path": ["a.wav"]}), None)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="libsndfile gets the descriptor on POSIX only")
+def test_files_are_read_by_libsndfile_itself_not_through_python_callbacks(monkeypatch, ravdess_flac, tmp_path):
+    # Through a Python file object, libsndfile calls back into Python (holding the GIL) for
+    # every read, seek and tell: the input workers then take turns instead of decoding in
+    # parallel. Decoding and checking a file must not go that way.
+    import soundfile as sf
+
+    expected = decode(as_clip_list([ravdess_flac], None)[0], 16000)
+
+    virtual = []
+    real_init = sf.SoundFile._init_virtual_io
+
+    def spy(self, file):
+        virtual.append(file)
+        return real_init(self, file)
+
+    monkeypatch.setattr(sf.SoundFile, "_init_virtual_io", spy)
+    clip = as_clip_list([ravdess_flac], None)[0]
+    np.testing.assert_array_equal(decode(clip, 16000), expected)
+    assert check_clips([clip]) is None
+    half = decode(clip, 16000, max_duration=1.0)  # a seek to the centre, on the descriptor
+    start = (len(expected) - 16000) // 2
+    np.testing.assert_array_equal(half, expected[start : start + 16000])
+    assert virtual == []

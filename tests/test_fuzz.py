@@ -282,9 +282,18 @@ def test_fuzz_pipeline_weights_and_class_sets(data, tiny_clap, tiny_wavlm, sine_
     window=st.integers(1, 80),
     crop=st.sampled_from(["center", "random"]),
     seed=st.integers(0, 1000),
+    pad=st.sampled_from(["repeatpad", "repeat"]),
 )
-def test_amplified_window_equals_tiling_then_windowing(n, repeats, window, crop, seed):
+def test_amplified_window_equals_tiling_then_windowing(n, repeats, window, crop, seed, pad):
     wave = np.arange(1, n + 1, dtype=np.float32)
-    expected = fit_to_window(tile(wave, repeats), window, crop=crop, rng=np.random.default_rng(seed))
-    got = amplified_window(wave, repeats, window, crop=crop, rng=np.random.default_rng(seed))
+    tiled = np.concatenate([wave] * repeats)
+    if len(tiled) < window:  # the padding spelt out: whole copies then zeros, or copies cut
+        copies = window // len(tiled)
+        if pad == "repeatpad":
+            naive = np.concatenate([tiled] * copies + [np.zeros(window - copies * len(tiled), np.float32)])
+        else:
+            naive = np.concatenate([tiled] * (copies + 1))[:window]
+        np.testing.assert_array_equal(fit_to_window(tiled, window, pad=pad), naive)
+    expected = fit_to_window(tile(wave, repeats), window, crop=crop, rng=np.random.default_rng(seed), pad=pad)
+    got = amplified_window(wave, repeats, window, crop=crop, rng=np.random.default_rng(seed), pad=pad)
     np.testing.assert_array_equal(got, expected)
