@@ -103,3 +103,69 @@ def test_clips_louder_than_full_scale_match_too(tiny_clap, ravdess_windows, ampl
     assert np.isfinite(features).all() and expected.max() > 80
     # float32 steps grow with the value (3e-5 dB at 500 dB): a relative term covers them
     np.testing.assert_allclose(features, expected, rtol=1e-6, atol=TOLERANCE_DB)
+
+
+def frames_transformed(monkeypatch):
+    """Frames each FFT call of the front end transforms."""
+    seen = []
+    real = torch.fft.rfft
+
+    def spy(x, *args, **kwargs):
+        seen.append(x.shape[:-1].numel())
+        return real(x, *args, **kwargs)
+
+    monkeypatch.setattr(torch.fft, "rfft", spy)
+    return seen
+
+
+def test_frames_of_the_zero_padding_are_not_transformed(monkeypatch, tiny_clap, ravdess_windows):
+    # A repeat-padded 3.5 s clip is 30 % zeros: frames that see only zeros have a known
+    # spectrogram (the -100 dB clamp), so the FFT skips them, and the result stays exact.
+    encoder = HFClapEncoder(tiny_clap, device="cpu")
+
+    def tail(w):
+        return 480000 - 1 - int(np.flatnonzero(w)[-1])
+
+    padded = max(ravdess_windows[::2], key=tail)  # the repeat-padded (1x) windows
+    assert tail(padded) > 48000, "the fixture should hold a clip whose padding is > 1 s"
+    seen = frames_transformed(monkeypatch)
+    features = encoder.audio_features([padded]).numpy()
+    assert 0 < sum(seen) <= 1001 - tail(padded) // 480 + 2
+    np.testing.assert_allclose(features, reference_mel(encoder, [padded]), rtol=0, atol=TOLERANCE_DB)
+    assert (features[0, 0, -1] == -100.0).all()
+
+
+@pytest.mark.parametrize("tail", [0, 1, 100, 511, 512, 513, 600, 959, 960, 961, 1500, 479999, 480000])
+def test_any_zero_tail_gives_the_extractors_spectrogram(tiny_clap, ravdess_windows, tail):
+    # Around the edges: the last frames see the clip's end through the reflect padding,
+    # and a frame starts every 480 samples.
+    encoder = HFClapEncoder(tiny_clap, device="cpu")
+    wave = ravdess_windows[1].copy()  # cropped from a tiled clip: sound up to its last sample
+    wave[480000 - tail :] = 0
+    np.testing.assert_allclose(
+        encoder.audio_features([wave]).numpy(), reference_mel(encoder, [wave]), rtol=0, atol=TOLERANCE_DB
+    )
+
+
+def test_a_batch_of_clips_with_different_tails_matches_each_alone(monkeypatch, tiny_clap, ravdess_windows):
+    # On a GPU one STFT call takes many clips: it transforms up to the longest one's sound.
+    monkeypatch.setattr(clap_mel, "_CPU_CHUNK", 8)
+    encoder = HFClapEncoder(tiny_clap, device="cpu")
+    together = encoder.audio_features(ravdess_windows[:8]).numpy()
+    np.testing.assert_allclose(together, reference_mel(encoder, ravdess_windows[:8]), rtol=0, atol=TOLERANCE_DB)
+
+
+def test_reused_buffers_carry_nothing_from_one_clip_or_thread_to_the_next(tiny_clap, ravdess_windows):
+    # The CPU front end reuses its intermediates per thread: a short clip after a long
+    # one, a quiet one after a loud one, and two threads at once each get their own.
+    from concurrent.futures import ThreadPoolExecutor
+
+    encoder = HFClapEncoder(tiny_clap, device="cpu")
+    loud = (ravdess_windows[1] * 3e4).astype(np.float32)
+    order = [ravdess_windows[1], ravdess_windows[0], loud, ravdess_windows[2], ravdess_windows[0]]
+    expected = reference_mel(encoder, order)
+    serial = np.stack([encoder.audio_features([w]).numpy()[0] for w in order])
+    np.testing.assert_allclose(serial, expected, rtol=1e-6, atol=TOLERANCE_DB)
+    with ThreadPoolExecutor(2) as pool:
+        threaded = np.stack(list(pool.map(lambda w: encoder.audio_features([w]).numpy()[0], order * 4)))
+    np.testing.assert_array_equal(threaded, np.concatenate([serial] * 4))

@@ -74,7 +74,8 @@ class HFClapEncoder:
         for w in waves:
             if w.shape[0] != self.window:
                 raise ValueError(f"expected {self.window} samples per clip, got {w.shape[0]}")
-        return self.log_mel(np.stack(waves).astype(np.float32, copy=False))
+        batch = waves[0][None] if len(waves) == 1 else np.stack(waves)  # one clip (the input workers'): a view
+        return self.log_mel(batch.astype(np.float32, copy=False))
 
     def encode_features(self, features) -> np.ndarray:
         """Normalised audio embeddings of :meth:`audio_features` output."""
