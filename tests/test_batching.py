@@ -1,5 +1,6 @@
 """The encoding engine: bounded streaming, input workers, batch plans, errors, cache counts."""
 
+import os
 import threading
 import time
 import weakref
@@ -219,6 +220,29 @@ def test_default_workers_are_the_cores_present():
     expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert default_workers() == expected
     assert FMEmbedder().get_params()["n_workers"] is None
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority") or not os.uname().sysname == "Linux",
+                    reason="per-thread priorities are Linux's")
+def test_input_workers_yield_the_cores_to_the_models_thread(monkeypatch, tiny_clap, sine_clips):
+    # A CPU model runs on the caller's thread while the workers prepare the next batches:
+    # at equal priority three threads share two cores and the forward pass, the pipeline's
+    # slowest stage, loses a third of its core. The workers run at a lower priority; the
+    # caller's own is left as it was.
+    seen = []
+
+    def spy(clip):
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return clip
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    waves, sr = sine_clips
+    zs = ALMZeroShotScorer(tiny_clap, classes=["a", "b"], sampling_rate=sr, device="cpu", n_workers=2).fit()
+    real = zero_shot.decode
+    monkeypatch.setattr(zero_shot, "decode", lambda clip, *a, **k: real(spy(clip), *a, **k))
+    zs.transform(waves)
+    assert len(seen) == 3 and all(p > before for p in seen)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
 
 
 # --------------------------------------------------------------------------------------
