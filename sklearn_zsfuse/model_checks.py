@@ -5,20 +5,20 @@ before that; a typo in a path should not wait for either. These checks look
 only at the file system and the local Hugging Face cache (never the network)
 and raise the same :class:`~sklearn_zsfuse.encoders.ModelLoadError` that
 loading would, through the encoders' own helpers (:func:`load_error`,
-:func:`model_source`, :func:`resolve_alm`). What they cannot see (a hub id
-while online, a name registered with :func:`~sklearn_zsfuse.encoders.register_alm`)
-is left to the load itself.
+:func:`model_source`, :func:`resolve_alm`). A registered name is checked for
+what its registration declares (the packages its loader imports, its layer
+count); what they cannot see (a hub id while online, the rest of a registered
+loader's work) is left to the load itself.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
 from .encoders import MissingExtraError, ModelLoadError, model_source, resolve_alm
 from .encoders.hub import hf_offline, load_error, looks_local
-from .encoders.registry import resolve_fm
+from .encoders.registry import Registered, resolve_fm
 
 __all__ = ["check_alm", "check_fm", "check_fm_layers"]
 
@@ -26,24 +26,29 @@ __all__ = ["check_alm", "check_fm", "check_fm_layers"]
 def check_fm(model, parameter: str = "model") -> None:
     """Raise if the speech model ``model`` (hub id, directory or a registered name) surely cannot load."""
     from .encoders.hf_speech import HFSpeech
-    from .encoders.opensmile_egemaps import is_egemaps
 
-    if is_egemaps(model):
-        if importlib.util.find_spec("opensmile") is None:
-            raise MissingExtraError(
-                f"{parameter}='egemaps' needs the opensmile package: pip install 'sklearn-zsfuse[egemaps]'."
-            )
-        return
-    spec = resolve_fm(model)  # other registered names (register_fm) are left to their loaders
-    if isinstance(spec, HFSpeech):
+    spec = resolve_fm(model)
+    if isinstance(spec, Registered):  # what its registration declares; the rest is its loader's
+        _check_requires(spec, model, parameter)
+    elif isinstance(spec, HFSpeech):
         _check_hf_checkpoint(spec.model, parameter)
+
+
+def _check_requires(spec: Registered, model, parameter: str) -> None:
+    missing = spec.missing()
+    if missing:
+        module, hint = missing[0]
+        raise MissingExtraError(f"{parameter}={os.fspath(model)!r} needs the {module} package: {hint}.")
 
 
 def check_alm(model, parameter: str = "model") -> None:
     """Raise if the audio-language model ``model`` surely cannot load."""
     from .encoders.hf_clap import HFClap
 
-    spec = resolve_alm(model)  # .pt/.pth files resolve only when they exist; registered names pass
+    spec = resolve_alm(model)  # .pt/.pth files resolve only when they exist
+    if isinstance(spec, Registered):
+        _check_requires(spec, model, parameter)
+        return
     if not isinstance(spec, HFClap):
         return
     file = Path(os.fspath(spec.model)).expanduser()
@@ -107,10 +112,9 @@ def check_fm_layers(model, layers, parameter: str = "layer") -> None:
 def _layer_count(model) -> int | None:
     import json
 
-    from .encoders.opensmile_egemaps import EGeMAPSEncoder, is_egemaps
-
-    if is_egemaps(model):
-        return EGeMAPSEncoder.n_layers
+    spec = resolve_fm(model)
+    if isinstance(spec, Registered):
+        return spec.n_layers  # None where its registration does not say: the load checks it
     source, _ = model_source(model, None)
     path = Path(os.fspath(source)).expanduser()
     config = path / "config.json" if path.is_dir() else None

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .encoders.abilities import abilities
 from .encoders.base import ModelLoadError, ModelMismatchError, model_source, register_model_source
-from .encoders.opensmile_egemaps import is_egemaps  # no weights to embed
 
 __all__ = [
     "SKOPS_TRUSTED_TYPES",
@@ -81,28 +81,12 @@ def _model_key(model):
     return os.fspath(model) if isinstance(model, (str, os.PathLike)) else model
 
 
-def _is_registered_name(model) -> bool:
-    from .encoders import registered_alms
-
-    if not isinstance(model, str):
-        return False
-    return any(model == name or (kind == "prefix" and model.startswith(name)) for name, kind in registered_alms().items())
-
-
-def _embeddable_encoder(encoder) -> bool:
-    """Encoders whose ``save`` writes files that load again as the same backend, by name."""
-    from .encoders.hf_clap import HFClapEncoder
-    from .encoders.hf_speech import HFSpeechEncoder
-    from .encoders.laion import LaionClapEncoder
-    from .encoders.msclap import MSClapEncoder
-
-    return isinstance(encoder, (HFClapEncoder, HFSpeechEncoder, LaionClapEncoder, MSClapEncoder))
-
-
 def _copyable_directory(model, revision) -> Path | None:
     """The local Hugging Face model directory ``model`` names, copied as is (no model loads)."""
-    if not isinstance(model, (str, os.PathLike)) or _is_registered_name(os.fspath(model)):
-        return None
+    from .encoders.registry import registered_spec
+
+    if not isinstance(model, (str, os.PathLike)) or registered_spec(model) is not None:
+        return None  # a registered name is its loader's, even where a folder of that name exists
     source, _ = model_source(model, revision)
     if not isinstance(source, (str, os.PathLike)):
         return None
@@ -116,9 +100,10 @@ def check_weights_can_travel(estimator, encoder) -> None:
     Checked when the estimator is fitted, so that the error comes before any file is
     written (``joblib.dump`` truncates its target before it pickles).
     """
-    if not getattr(estimator, "store_weights_in_pickle", False) or is_egemaps(estimator.model):
+    if not getattr(estimator, "store_weights_in_pickle", False):
         return
-    if _copyable_directory(estimator.model, estimator.revision) is not None or _embeddable_encoder(encoder):
+    able = abilities(encoder)
+    if not able.has_weights or able.save or _copyable_directory(estimator.model, estimator.revision) is not None:
         return
     model = estimator.model
     shown = repr(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else repr(model)
@@ -346,13 +331,19 @@ class WeightsInPickleMixin:
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: never add the files to self.__dict__
         fitted = getattr(self, "weights_id_", None) is not None
-        if fitted and getattr(self, "store_weights_in_pickle", False) and not is_egemaps(self.model):
+        if fitted and getattr(self, "store_weights_in_pickle", False) and self._has_weights():
             if _copyable_directory(self.model, self.revision) is None:
                 check_weights_can_travel(self, self._encoder())
             state[_STATE_KEY] = pack_model(
                 self.model, self.revision, lambda directory: self._encoder().save(directory)
             )
         return state
+
+    def _has_weights(self) -> bool:
+        """Whether the model has files to embed; a local directory is known to, without loading it."""
+        if _copyable_directory(self.model, self.revision) is not None:
+            return True
+        return abilities(self._encoder()).has_weights
 
     def __setstate__(self, state):
         state = dict(state)

@@ -396,3 +396,59 @@ def test_optional_abilities_are_read_once_from_the_protocol():
     able = abilities(enc)
     assert able == Abilities(features=False, resample=True, pad_mode="repeat", save=False)
     assert abilities(enc) is able  # remembered, not probed again per call
+
+
+def test_a_registration_declares_what_zsfuse_checks_before_loading(tmp_path):
+    # What a registered loader needs (a package) and what its models have (a layer count)
+    # is declared once, at registration; the up-front checks read it instead of knowing
+    # names (eGeMAPS is registered this way too).
+    from sklearn_zsfuse.encoders import MissingExtraError, register_alm, register_fm, unregister_alm, unregister_fm
+    from sklearn_zsfuse.model_checks import check_alm, check_fm, check_fm_layers
+
+    needs = {"zsfuse_no_such_module": "pip install zsfuse-no-such-module"}
+    register_fm("toy-fm-needs", lambda ref, **kw: ToySpecialist(ref), requires=needs, n_layers=2)
+    register_alm("toy-alm-needs", lambda ref, **kw: ToyEncoder(), requires=needs)
+    try:
+        with pytest.raises(MissingExtraError, match=r"--fm='toy-fm-needs' needs the zsfuse_no_such_module "
+                                                    r"package: pip install zsfuse-no-such-module"):
+            check_fm("toy-fm-needs", "--fm")
+        with pytest.raises(MissingExtraError, match="zsfuse_no_such_module"):
+            check_alm("toy-alm-needs", "--alm")
+        check_fm_layers("toy-fm-needs", [0, 1, -2, "all"], "--layer")
+        with pytest.raises(ValueError, match=r"--layer 2 is out of range for 'toy-fm-needs', which has 2"):
+            check_fm_layers("toy-fm-needs", [2], "--layer")
+    finally:
+        unregister_fm("toy-fm-needs")
+        unregister_alm("toy-alm-needs")
+    register_fm("toy-fm-free", lambda ref, **kw: ToySpecialist(ref))
+    try:
+        check_fm("toy-fm-free", "--fm")
+        check_fm_layers("toy-fm-free", [7], "--layer")  # no count declared: the load checks it
+    finally:
+        unregister_fm("toy-fm-free")
+
+
+def test_a_specialist_without_weights_pickles_with_nothing_to_carry(sine_clips, tmp_path, monkeypatch):
+    # store_weights_in_pickle=True asks to carry the weights; a model that has none (it
+    # says so: has_weights = False) travels as its name. A folder named like the
+    # registered model is not taken for it.
+    import pickle
+
+    from sklearn_zsfuse import FMEmbedder
+    from sklearn_zsfuse.encoders import register_fm, unregister_fm
+
+    class Weightless(ToySpecialist):
+        has_weights = False
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "toy-fm-weightless").mkdir()
+    (tmp_path / "toy-fm-weightless" / "config.json").write_text("{}")
+    waves, sr = sine_clips
+    register_fm("toy-fm-weightless", lambda ref, **kw: Weightless(ref))
+    try:
+        emb = FMEmbedder("toy-fm-weightless", sampling_rate=sr, device="cpu", store_weights_in_pickle=True).fit(waves)
+        blob = pickle.dumps(emb)
+        assert b"config.json" not in blob and len(blob) < 20_000
+        np.testing.assert_allclose(pickle.loads(blob).transform(waves), emb.transform(waves))
+    finally:
+        unregister_fm("toy-fm-weightless")

@@ -19,7 +19,13 @@ offer, beyond their required members:
     How short clips fill an ALM's window: ``"repeatpad"`` (whole repeats, then
     zeros; the default) or ``"repeat"`` (repeat past the window, cut).
 ``save(directory)``
-    Write the model's files, loadable again by name (``store_weights_in_pickle``).
+    Write the model's files so that they load again from that directory: a
+    checkpoint in Hugging Face format, or the manifest the msclap and laion_clap
+    backends write (``store_weights_in_pickle`` embeds them, and an unpickled
+    estimator loads its model from their copy, whatever its name loads here).
+``has_weights``
+    False for an encoder with no weights at all (openSMILE's eGeMAPS): a pickle
+    with ``store_weights_in_pickle=True`` then has nothing to carry, and is fine.
 ``frame_sums(waves) -> (sums, counts)``
     FMs only: per clip the sum of every layer's hidden states over its valid
     frames ``(n, n_layers, hidden_size)`` and the number of frames ``(n,)``, so
@@ -48,6 +54,7 @@ class Abilities:
     resample: bool = False
     pad_mode: str = "repeatpad"
     save: bool = False
+    has_weights: bool = True
     frame_sums: bool = False
     features_on_host: bool = False
     feature_names: tuple[str, ...] | None = None
@@ -63,6 +70,7 @@ class Abilities:
             resample=has("resample"),
             pad_mode=getattr(encoder, "pad_mode", "repeatpad"),
             save=has("save"),
+            has_weights=bool(getattr(encoder, "has_weights", True)),
             frame_sums=has("frame_sums"),
             features_on_host=bool(getattr(encoder, "features_on_host", False)),
             feature_names=None if names is None else tuple(str(n) for n in names),

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EGEMAPS", "EGeMAPS", "EGeMAPSEncoder", "is_egemaps"]
+__all__ = ["EGEMAPS", "EGeMAPS", "EGeMAPSEncoder"]
 
 EGEMAPS = "egemaps"  # its registered name (encoders.registry)
 # openSMILE returns NaN for clips under ~60 ms; shorter clips are zero-padded to this.
@@ -23,15 +22,6 @@ class EGeMAPS:
         return EGeMAPSEncoder()
 
 
-def is_egemaps(model) -> bool:
-    """Whether ``model`` names the eGeMAPS specialist (it has no weights to embed in a pickle)."""
-    from .registry import resolve_fm
-
-    if isinstance(model, EGeMAPS):
-        return True
-    return isinstance(model, (str, os.PathLike)) and resolve_fm(model) == resolve_fm(EGEMAPS)
-
-
 class EGeMAPSEncoder:
     """The 88 eGeMAPSv02 functionals of each clip, shaped like one pooled "layer".
 
@@ -43,6 +33,7 @@ class EGeMAPSEncoder:
 
     sampling_rate = 16000
     n_layers = 1
+    has_weights = False  # nothing for store_weights_in_pickle to carry
 
     def __init__(self):
         try:

@@ -23,13 +23,16 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "Registered",
     "register_alm",
     "register_fm",
     "registered_alms",
     "registered_fms",
+    "registered_spec",
     "resolve_alm",
     "resolve_fm",
     "unregister_alm",
@@ -38,22 +41,34 @@ __all__ = [
 
 _KINDS = {"alm": "an audio-language model", "fm": "a speech foundation model"}
 
-# (kind, name) -> (loader, is_prefix); loader(ref, *, device, dtype, revision) -> encoder
-_registry: dict[tuple[str, str], tuple[Callable, bool]] = {}
+@dataclass(frozen=True)
+class _Entry:
+    """One registration: the loader and what is declared about the models it loads."""
+
+    loader: Callable  # loader(ref, *, device, dtype, revision) -> encoder
+    prefix: bool
+    requires: tuple[tuple[str, str], ...] = ()  # (module the loader imports, how to install it)
+    n_layers: int | None = None  # FMs: hidden states per clip, where fixed
+
+
+# (kind, name) -> entry
+_registry: dict[tuple[str, str], _Entry] = {}
 _lock = threading.Lock()
 
 
-def _register(kind: str, name: str, loader: Callable, prefix: bool, overwrite: bool) -> None:
+def _register(kind: str, name: str, loader: Callable, prefix: bool, overwrite: bool, **declared) -> None:
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty str, got {name!r}")
     if not callable(loader):
         raise TypeError(f"loader must be callable, got {type(loader).__name__}")
+    requires = tuple((str(m), str(hint)) for m, hint in dict(declared.pop("requires", None) or {}).items())
+    entry = _Entry(loader, bool(prefix), requires, **declared)
     with _lock:
         if (kind, name) in _registry and not overwrite:
             raise ValueError(
                 f"{_KINDS[kind]} is already registered as {name!r}; pass overwrite=True to replace it."
             )
-        _registry[(kind, name)] = (loader, bool(prefix))
+        _registry[(kind, name)] = entry
 
 
 def _unregister(kind: str, name: str) -> None:
@@ -64,27 +79,40 @@ def _unregister(kind: str, name: str) -> None:
 
 def _registered(kind: str) -> dict[str, str]:
     with _lock:
-        return {n: ("prefix" if p else "name") for (k, n), (_, p) in _registry.items() if k == kind}
+        return {n: ("prefix" if e.prefix else "name") for (k, n), e in _registry.items() if k == kind}
 
 
-def register_alm(name: str, loader: Callable, *, prefix: bool = False, overwrite: bool = False) -> None:
+def register_alm(
+    name: str, loader: Callable, *, prefix: bool = False, overwrite: bool = False, requires=None
+) -> None:
     """Make ``ALMZeroShotScorer(model=name)`` load ``loader(ref, device=, dtype=, revision=)``.
 
     ``loader`` returns an object following :class:`~.alm.ALMEncoder`. With
     ``prefix=True``, ``name`` (e.g. ``"my-clap:"``) matches every model string
     that starts with it, and ``ref`` is the rest of the string; otherwise ``ref``
-    is ``name`` itself.
+    is ``name`` itself. ``requires`` maps the modules the loader imports to how to
+    install them (``{"opensmile": "pip install opensmile"}``): ``zsfuse`` checks
+    them before any work starts and names the install line.
     """
-    _register("alm", name, loader, prefix, overwrite)
+    _register("alm", name, loader, prefix, overwrite, requires=requires)
 
 
-def register_fm(name: str, loader: Callable, *, prefix: bool = False, overwrite: bool = False) -> None:
+def register_fm(
+    name: str,
+    loader: Callable,
+    *,
+    prefix: bool = False,
+    overwrite: bool = False,
+    requires=None,
+    n_layers: int | None = None,
+) -> None:
     """Make ``FMEmbedder(model=name)`` load ``loader(ref, device=, dtype=, revision=)``.
 
-    ``loader`` returns an object following :class:`~.fm.FMEncoder`; ``prefix``
-    as in :func:`register_alm`.
+    ``loader`` returns an object following :class:`~.fm.FMEncoder`; ``prefix`` and
+    ``requires`` as in :func:`register_alm`. ``n_layers``, where every model the
+    name loads has that many, lets ``zsfuse`` check ``--layer`` before loading it.
     """
-    _register("fm", name, loader, prefix, overwrite)
+    _register("fm", name, loader, prefix, overwrite, requires=requires, n_layers=n_layers)
 
 
 def unregister_alm(name: str) -> None:
@@ -105,22 +133,29 @@ def registered_fms() -> dict[str, str]:
     return _registered("fm")
 
 
-class _Registered:
-    """A registered name bound to its loader; hashable, so loaded models are shared."""
+class Registered:
+    """A registered name bound to its entry; hashable, so loaded models are shared."""
 
-    __slots__ = ("name", "ref", "loader")
+    __slots__ = ("name", "ref", "loader", "requires", "n_layers")
 
-    def __init__(self, name, ref, loader):
-        self.name, self.ref, self.loader = name, ref, loader
+    def __init__(self, name, ref, entry: _Entry):
+        self.name, self.ref, self.loader = name, ref, entry.loader
+        self.requires, self.n_layers = entry.requires, entry.n_layers
 
     def load(self, *, device, dtype, revision):
         return self.loader(self.ref, device=device, dtype=dtype, revision=revision)
+
+    def missing(self) -> list[tuple[str, str]]:
+        """The declared modules that cannot be imported here, with how to install each."""
+        import importlib.util
+
+        return [(m, hint) for m, hint in self.requires if importlib.util.find_spec(m) is None]
 
     def _key(self):
         return (self.name, self.ref, self.loader)
 
     def __eq__(self, other):
-        return isinstance(other, _Registered) and self._key() == other._key()
+        return isinstance(other, Registered) and self._key() == other._key()
 
     def __hash__(self):
         return hash(self._key())
@@ -141,15 +176,22 @@ def _lookup(kind: str, model):
     with _lock:
         exact = _registry.get((kind, text))
         prefixes = sorted(
-            ((n, l) for (k, n), (l, p) in _registry.items() if k == kind and p and text.startswith(n)),
+            ((n, e) for (k, n), e in _registry.items() if k == kind and e.prefix and text.startswith(n)),
             key=lambda item: -len(item[0]),
         )
-    if exact is not None and not exact[1]:
-        return _Registered(text, text, exact[0])
+    if exact is not None and not exact.prefix:
+        return Registered(text, text, exact)
     if prefixes:
-        name, loader = prefixes[0]
-        return _Registered(name, text[len(name) :], loader)
+        name, entry = prefixes[0]
+        return Registered(name, text[len(name) :], entry)
     return None
+
+
+def registered_spec(model) -> Registered | None:
+    """The registration ``model`` names (of either kind), or None: a path, a hub id or a spec."""
+    if not isinstance(model, (str, os.PathLike)):
+        return None
+    return _lookup("alm", model) or _lookup("fm", model)
 
 
 def resolve_alm(model):
@@ -210,7 +252,9 @@ def _register_builtins() -> None:
     register_alm("laion-clap:", laion, prefix=True)
     register_alm("clsp:", clsp, prefix=True)
     register_alm("yfyeung/CLSP", clsp)
-    register_fm("egemaps", egemaps)
+    register_fm(
+        "egemaps", egemaps, requires={"opensmile": "pip install 'sklearn-zsfuse[egemaps]'"}, n_layers=1
+    )
 
 
 _register_builtins()
