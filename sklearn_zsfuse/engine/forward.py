@@ -3,7 +3,10 @@
 Where an encoder splits its input pipeline from its forward pass
 (``audio_features``/``encode_features``), both run here, batch by batch, so
 spectrograms are computed batched and on the model's device; the input workers
-never touch the model.
+never touch the model. The exception is an encoder that asks for its features
+on the host (``features_on_host``: a model on the CPU): :func:`host_features`
+then hands the input workers its featurizer, clip by clip, so that spectrograms
+overlap the forward pass instead of queueing behind it.
 """
 
 from __future__ import annotations
