@@ -218,7 +218,6 @@ def _check_file(clip: Clip) -> None:
     with _open(clip) as fh:
         if fh.seek(0, io.SEEK_END) == 0:
             raise AudioInputError(f"{clip.describe()}: file is empty (0 bytes)")
-        fh.seek(0)
         try:
             with sf.SoundFile(**_sndfile_source(fh)) as f:  # reads the header only
                 frames, rate = f.frames, int(f.samplerate)
@@ -348,7 +347,6 @@ def _decode_file(clip: Clip, max_duration: float | None = None) -> tuple[np.ndar
     with _open(clip) as fh:
         if fh.seek(0, io.SEEK_END) == 0:
             raise AudioInputError(f"{clip.describe()}: file is empty (0 bytes).")
-        fh.seek(0)
         try:
             wave, rate = _read_centre(fh, max_duration)
         except Exception as exc:  # soundfile cannot read every container; librosa may

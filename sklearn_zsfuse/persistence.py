@@ -331,19 +331,15 @@ class WeightsInPickleMixin:
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: never add the files to self.__dict__
         fitted = getattr(self, "weights_id_", None) is not None
-        if fitted and getattr(self, "store_weights_in_pickle", False) and self._has_weights():
-            if _copyable_directory(self.model, self.revision) is None:
-                check_weights_can_travel(self, self._encoder())
-            state[_STATE_KEY] = pack_model(
-                self.model, self.revision, lambda directory: self._encoder().save(directory)
-            )
+        if not (fitted and getattr(self, "store_weights_in_pickle", False)):
+            return state
+        if _copyable_directory(self.model, self.revision) is None:  # else copied without loading it
+            encoder = self._encoder()
+            if not abilities(encoder).has_weights:
+                return state  # nothing to carry
+            check_weights_can_travel(self, encoder)
+        state[_STATE_KEY] = pack_model(self.model, self.revision, lambda directory: self._encoder().save(directory))
         return state
-
-    def _has_weights(self) -> bool:
-        """Whether the model has files to embed; a local directory is known to, without loading it."""
-        if _copyable_directory(self.model, self.revision) is not None:
-            return True
-        return abilities(self._encoder()).has_weights
 
     def __setstate__(self, state):
         state = dict(state)

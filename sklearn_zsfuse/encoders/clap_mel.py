@@ -92,7 +92,7 @@ class ClapLogMel:
         if waves.ndim != 2:
             raise ValueError(f"expected a (batch, samples) array of waveforms, got shape {tuple(waves.shape)}")
         waves = waves.to(self.device)
-        frames = 1 + waves.shape[1] // self.hop
+        frames = self._frame_count(waves.shape[1])
         on_cpu = self.device.type == "cpu"
         chunk = _CPU_CHUNK if on_cpu else _DEVICE_CHUNK
         mel = torch.empty((waves.shape[0], 1, frames, self._filters.shape[1]), device=self.device)
@@ -127,6 +127,10 @@ class ClapLogMel:
             db += (-20.0 * torch.log10(gain)).to(torch.float32).unsqueeze(-1)  # (batch, 1, 1)
         db.clamp_min_(_FLOOR_DB)
 
+    def _frame_count(self, n: int) -> int:
+        """Frames of a clip of ``n`` samples, as ``torch.stft(center=True)`` makes them."""
+        return 1 + n // self.hop
+
     def _block_levels(self, waves):
         """(batch, blocks): the largest |sample| of each ``hop`` samples, in one pass over the clips."""
         from torch.nn.functional import pad
@@ -145,7 +149,7 @@ class ClapLogMel:
         """
         import torch
 
-        half, frames = self.n_fft // 2, 1 + n // self.hop
+        half, frames = self.n_fft // 2, self._frame_count(n)
         blocks = torch.nonzero(levels.amax(dim=0) > 0)
         # the last sample with sound is at most the last one of the last block with sound
         last = min(n - 1, (int(blocks[-1]) + 1) * self.hop - 1) if len(blocks) else -1
@@ -165,7 +169,7 @@ class ClapLogMel:
         padded[:, half : half + span] = waves[:, :span]
         padded[:, :half] = waves[:, 1 : half + 1].flip(1)
         if half + span < length:
-            if frames == 1 + n // self.hop:  # every frame: the end mirrored too
+            if frames == self._frame_count(n):  # every frame: the end mirrored too
                 padded[:, half + n :] = waves[:, n - 1 - (length - half - n) : n - 1].flip(1)
             else:
                 padded[:, half + span :] = 0
@@ -184,7 +188,8 @@ class ClapLogMel:
             windowed, dim=-1, out=self._buffer("spec", (*shape, self.n_fft // 2 + 1), complex_dtype)
         )
         parts = torch.view_as_real(spec[..., : self.n_bins])
-        power = torch.mul(parts[..., 0], parts[..., 0], out=self._buffer("power", (*shape, self.n_bins), self.fft_dtype))
+        power = self._buffer("power", (*shape, self.n_bins), self.fft_dtype)
+        torch.mul(parts[..., 0], parts[..., 0], out=power)
         power.addcmul_(parts[..., 1], parts[..., 1])
         power32 = self._buffer("power32", power.shape, torch.float32)
         power32.copy_(power)

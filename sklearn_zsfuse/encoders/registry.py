@@ -56,13 +56,14 @@ _registry: dict[tuple[str, str], _Entry] = {}
 _lock = threading.Lock()
 
 
-def _register(kind: str, name: str, loader: Callable, prefix: bool, overwrite: bool, **declared) -> None:
+def _register(
+    kind: str, name: str, loader: Callable, prefix: bool, overwrite: bool, requires=None, n_layers=None
+) -> None:
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty str, got {name!r}")
     if not callable(loader):
         raise TypeError(f"loader must be callable, got {type(loader).__name__}")
-    requires = tuple((str(m), str(hint)) for m, hint in dict(declared.pop("requires", None) or {}).items())
-    entry = _Entry(loader, bool(prefix), requires, **declared)
+    entry = _Entry(loader, bool(prefix), tuple((str(m), str(h)) for m, h in dict(requires or {}).items()), n_layers)
     with _lock:
         if (kind, name) in _registry and not overwrite:
             raise ValueError(
