@@ -22,7 +22,7 @@ import numpy as np
 
 from sklearn_zsfuse import clear_caches, clear_models, make_zsfuse_pipeline
 from sklearn_zsfuse.datasets import load_corpus
-from sklearn_zsfuse.metrics import score_all
+from sklearn_zsfuse.evaluation.metrics import score_all
 from sklearn_zsfuse.testing import make_tiny_clap
 
 

@@ -25,7 +25,7 @@ from sklearn.model_selection import GroupKFold
 
 from sklearn_zsfuse import ALMZeroShotScorer, FMEmbedder, LateFusionClassifier, LateFusionClassifierCV
 from sklearn_zsfuse.datasets import CorpusError, load_corpus
-from sklearn_zsfuse.metrics import expected_calibration_error, unweighted_accuracy
+from sklearn_zsfuse.evaluation.metrics import expected_calibration_error, unweighted_accuracy
 from sklearn_zsfuse.testing import make_tiny_clap
 
 

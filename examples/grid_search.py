@@ -22,7 +22,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, ParameterGrid, cro
 
 from sklearn_zsfuse import make_zsfuse_pipeline
 from sklearn_zsfuse.datasets import load_corpus
-from sklearn_zsfuse.metrics import scorers
+from sklearn_zsfuse.evaluation.metrics import scorers
 from sklearn_zsfuse.testing import make_tiny_clap
 
 

@@ -12,35 +12,43 @@ __version__ = "0.1.0"
 # Names load their module on first use, so that the ``zsfuse`` command can check its
 # arguments and answer a mistake before scikit-learn and the estimators are imported.
 _EXPORTS = {
-    "ALMZeroShotScorer": ".zero_shot",
+    "ALMZeroShotScorer": ".estimators.zero_shot",
     "AudioInputError": ".audio",
-    "DEFAULT_TEMPLATES": ".prompts",
-    "FMEmbedder": ".embedding",
-    "LateFusionClassifier": ".fusion",
-    "LateFusionClassifierCV": ".fusion_cv",
+    "DEFAULT_TEMPLATES": ".estimators.prompts",
+    "FMEmbedder": ".estimators.embedding",
+    "LateFusionClassifier": ".estimators.fusion",
+    "LateFusionClassifierCV": ".estimators.fusion_cv",
     "MissingExtraError": ".encoders",
     "ModelLoadError": ".encoders",
     "ModelMismatchError": ".encoders",
-    "PARAM_PATHS": ".pipeline",
-    "SINGLE_TEMPLATE": ".prompts",
-    "SKOPS_TRUSTED_TYPES": ".persistence",
-    "clear_caches": ".cache",
+    "PARAM_PATHS": ".estimators.pipeline",
+    "SINGLE_TEMPLATE": ".estimators.prompts",
+    "SKOPS_TRUSTED_TYPES": ".estimators.persistence",
+    "clear_caches": ".engine.cache",
     "clear_models": ".encoders",
-    "make_zsfuse_pipeline": ".pipeline",
-    "save_model": ".persistence",
+    "make_zsfuse_pipeline": ".estimators.pipeline",
+    "save_model": ".estimators.persistence",
 }
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-        globals()[name] = value  # once
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def lazy_exports(package: str, exports):
+    """``(__getattr__, __dir__)`` for a package whose names load their module on first use.
+
+    ``exports`` maps each name to the module (relative to ``package``) that defines it.
+    """
+
+    def __getattr__(name):
+        if name in exports:
+            return getattr(importlib.import_module(exports[name], package), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__():
+        return sorted([*vars(importlib.import_module(package)), *exports])
+
+    return __getattr__, __dir__
 
 
-def __dir__():
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

@@ -383,7 +383,7 @@ def test_speech_encoders_that_break_the_protocol_are_named(sine_clips):
 def test_the_embedder_reads_no_transformers_config():
     import inspect
 
-    from sklearn_zsfuse import embedding
+    from sklearn_zsfuse.estimators import embedding
 
     assert "AutoConfig" not in inspect.getsource(embedding)
     assert "egemaps" not in inspect.getsource(embedding.FMEmbedder.fit)
@@ -403,7 +403,7 @@ def test_a_registration_declares_what_zsfuse_checks_before_loading(tmp_path):
     # is declared once, at registration; the up-front checks read it instead of knowing
     # names (eGeMAPS is registered this way too).
     from sklearn_zsfuse.encoders import MissingExtraError, register_alm, register_fm, unregister_alm, unregister_fm
-    from sklearn_zsfuse.model_checks import check_alm, check_fm, check_fm_layers
+    from sklearn_zsfuse.encoders.checks import check_alm, check_fm, check_fm_layers
 
     needs = {"zsfuse_no_such_module": "pip install zsfuse-no-such-module"}
     register_fm("toy-fm-needs", lambda ref, **kw: ToySpecialist(ref), requires=needs, n_layers=2)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sklearn_zsfuse import ALMZeroShotScorer, AudioInputError, FMEmbedder, clear_caches
-from sklearn_zsfuse import embedding, zero_shot
+from sklearn_zsfuse.estimators import embedding, zero_shot
 from sklearn_zsfuse.encoders import abilities, get_speech_encoder, register_alm, unregister_alm
 from sklearn_zsfuse.engine.feed import batches_ahead
 from sklearn_zsfuse.engine.plan import plan_batches
@@ -350,7 +350,8 @@ def test_cache_summary_counts_are_per_encoder_and_never_negative(monkeypatch, tm
 
 def test_n_workers_reaches_both_estimators_from_the_pipeline_and_the_cli(capsys):
     from sklearn_zsfuse import make_zsfuse_pipeline
-    from sklearn_zsfuse.cli import _estimator_params, build_parser
+    from sklearn_zsfuse.cli import build_parser
+    from sklearn_zsfuse.cli.common import _estimator_params
 
     pipe = make_zsfuse_pipeline(n_workers=3)
     assert pipe.get_params()["features__zs__n_workers"] == pipe.get_params()["features__fm__n_workers"] == 3
@@ -367,7 +368,7 @@ def test_n_workers_reaches_both_estimators_from_the_pipeline_and_the_cli(capsys)
 
 def test_a_disk_entry_of_another_shape_is_recomputed(tmp_path, tiny_wavlm):
     from sklearn_zsfuse.audio import as_clip_list
-    from sklearn_zsfuse.cache import disk_cache
+    from sklearn_zsfuse.engine.cache import disk_cache
 
     clips = _many_clips(2)
     fm = FMEmbedder(tiny_wavlm, sampling_rate=16000, device="cpu", cache_dir=tmp_path).fit()

@@ -14,7 +14,7 @@ import soundfile as sf
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
 from sklearn_zsfuse import ALMZeroShotScorer, FMEmbedder, clear_caches, make_zsfuse_pipeline
-from sklearn_zsfuse.cache import DiskCache, disk_cache
+from sklearn_zsfuse.engine.cache import DiskCache, disk_cache
 from sklearn_zsfuse.encoders import get_alm_encoder, get_speech_encoder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -185,7 +185,7 @@ def test_two_processes_hammering_the_same_keys_never_read_a_partial_entry(tmp_pa
     script = """
     import json, sys
     import numpy as np
-    from sklearn_zsfuse.cache import DiskCache
+    from sklearn_zsfuse.engine.cache import DiskCache
     cache = DiskCache(sys.argv[1])
     wrong = found = 0
     for it in range(300):
@@ -213,7 +213,7 @@ def test_two_processes_embedding_the_same_clips_agree_with_a_serial_run(tmp_path
     script = """
     import json, sys
     from sklearn_zsfuse import FMEmbedder
-    from sklearn_zsfuse.cache import disk_cache
+    from sklearn_zsfuse.engine.cache import disk_cache
     paths = sys.argv[3:]
     out = FMEmbedder(sys.argv[1], device="cpu", cache_dir=sys.argv[2], batch_size=1).fit().transform(paths)
     print(json.dumps({"emb": out.tolist(), **disk_cache(sys.argv[2]).stats()}))
@@ -266,8 +266,8 @@ def test_a_writer_killed_mid_write_loses_only_the_entry_it_was_writing(tmp_path)
         """
         import os, sys, time
         import numpy as np
-        import sklearn_zsfuse.cache as cache_mod
-        from sklearn_zsfuse.cache import DiskCache
+        import sklearn_zsfuse.engine.cache as cache_mod
+        from sklearn_zsfuse.engine.cache import DiskCache
 
         disk = DiskCache(sys.argv[1])
         for i in range(3):

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from sklearn_zsfuse import ALMZeroShotScorer, FMEmbedder, clear_caches
-from sklearn_zsfuse import cache as cache_module
-from sklearn_zsfuse.cache import CacheWarning, DiskCache, disk_cache
+from sklearn_zsfuse.engine import cache as cache_module
+from sklearn_zsfuse.engine.cache import CacheWarning, DiskCache, disk_cache
 
 SR = 16000
 

@@ -94,7 +94,7 @@ def test_offline_a_hub_id_not_in_the_cache_is_refused_up_front(tmp_path, capsys,
 
 
 def test_a_local_tiny_model_passes_the_checks(tiny_wavlm, tiny_clap):
-    from sklearn_zsfuse.model_checks import check_alm, check_fm
+    from sklearn_zsfuse.encoders.checks import check_alm, check_fm
 
     check_fm(tiny_wavlm, "--fm")
     check_alm(tiny_clap, "--alm")

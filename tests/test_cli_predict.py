@@ -115,7 +115,7 @@ def test_a_pickle_that_is_not_an_estimator_is_one_line_and_exit_2(payload, clips
 
 
 def test_save_model_from_evaluate_replaces_the_file_atomically(scorer, tmp_path):
-    from sklearn_zsfuse.persistence import save_model
+    from sklearn_zsfuse.estimators.persistence import save_model
 
     target = tmp_path / "model.joblib"
     target.write_bytes(b"previous model")

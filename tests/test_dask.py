@@ -44,7 +44,7 @@ def test_grid_search_and_extraction_on_a_dask_cluster_match_serial(client, tmp_p
     assert on_dask.best_params_ == serial.best_params_
     # The encoding happened on the workers, which wrote the shared cache.
     stats = client.run(
-        lambda d=str(tmp_path / "cache"): __import__("sklearn_zsfuse.cache", fromlist=["x"]).disk_cache(d).stats()
+        lambda d=str(tmp_path / "cache"): __import__("sklearn_zsfuse.engine.cache", fromlist=["x"]).disk_cache(d).stats()
     )
     assert len(stats) == 2 and sum(s["writes"] for s in stats.values()) > 0
 

@@ -113,7 +113,7 @@ def test_egemaps_specialist_gives_88_named_functionals(sine_clips):
 
 def test_egemaps_pads_very_short_clips_and_uses_the_cache(sine_clips):
     pytest.importorskip("opensmile")
-    from sklearn_zsfuse.cache import audio_cache
+    from sklearn_zsfuse.engine.cache import audio_cache
 
     waves, sr = sine_clips
     tiny = waves[0][:400]  # 25 ms: openSMILE alone returns NaN

@@ -82,7 +82,7 @@ def test_a_layer_sweep_writes_one_row_per_layer_and_encodes_audio_once(small_csv
         assert f"\n| {k} | " in table
     assert (tmp_path / "ua_vs_layer.png").read_bytes()[:4] == b"\x89PNG"
     # The layers really differ: a sweep that read one layer four times would give equal embeddings.
-    from sklearn_zsfuse.embedding import FMEmbedder
+    from sklearn_zsfuse.estimators.embedding import FMEmbedder
     from sklearn_zsfuse.datasets import load_corpus
 
     corpus = load_corpus("csv", small_csv)
@@ -92,7 +92,7 @@ def test_a_layer_sweep_writes_one_row_per_layer_and_encodes_audio_once(small_csv
 
 def test_estimator_params_go_only_to_the_estimator_that_takes_them(small_csv, tiny_clap, tiny_wavlm):
     from sklearn_zsfuse.datasets import load_corpus
-    from sklearn_zsfuse.embedding import FMEmbedder
+    from sklearn_zsfuse.estimators.embedding import FMEmbedder
     from sklearn_zsfuse.evaluation import Grid, evaluate
     from sklearn_zsfuse.evaluation.features import route_estimator_params
 

@@ -96,7 +96,7 @@ def test_no_clip_of_the_test_fold_is_fitted_on_or_used_to_select(monkeypatch):
         if message.startswith("fold "):
             SpyClassifier.current_fold = int(message.split()[1].rstrip(":"))
 
-    from sklearn_zsfuse.fusion import LateFusionClassifier
+    from sklearn_zsfuse.estimators.fusion import LateFusionClassifier
 
     real_fit = LateFusionClassifier.fit
     fused_on = []
@@ -145,7 +145,7 @@ def test_table_json_schema_and_plots(tmp_path):
     import matplotlib
     import matplotlib.pyplot as plt
 
-    from sklearn_zsfuse.report import write_report
+    from sklearn_zsfuse.reporting.files import write_report
 
     labels, folds, speakers, emb = toy()
     zs = logits_for(labels, np.random.default_rng(3).random(len(labels)) < 0.6)

@@ -95,8 +95,8 @@ def test_each_fusion_row_has_its_own_selection():
 
 def test_late_fusion_classifier_cv_equals_the_evaluation_protocols_choice_on_the_same_folds():
     from sklearn_zsfuse.evaluation.fusion_select import local_splits
-    from sklearn_zsfuse.fusion import default_classifier
-    from sklearn_zsfuse.fusion_cv import LateFusionClassifierCV
+    from sklearn_zsfuse.estimators.fusion import default_classifier
+    from sklearn_zsfuse.estimators.fusion_cv import LateFusionClassifierCV
 
     labels, folds, speakers, emb = toy()
     rng = np.random.default_rng(4)
@@ -185,7 +185,7 @@ def test_a_class_without_test_clips_has_no_recall_and_the_json_stays_strict(tmp_
     import json
 
     pytest.importorskip("matplotlib")
-    from sklearn_zsfuse.report import write_report
+    from sklearn_zsfuse.reporting.files import write_report
 
     labels, folds, speakers, emb = toy()
     labels = labels.copy()

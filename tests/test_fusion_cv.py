@@ -12,7 +12,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_zsfuse import LateFusionClassifier, LateFusionClassifierCV
-from sklearn_zsfuse.fusion_cv import fusion_candidates, select_fusion
+from sklearn_zsfuse.estimators.fusion_cv import fusion_candidates, select_fusion
 
 # The same checks fail for the same reason as LateFusionClassifier's (see test_fusion.py):
 # weighted fusion needs one zero-shot column per class plus an embedding column.

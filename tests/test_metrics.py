@@ -5,7 +5,7 @@ import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import PredefinedSplit, cross_validate
 
-from sklearn_zsfuse.metrics import confusion, fold_scores, scorers, score_all, summarize
+from sklearn_zsfuse.evaluation.metrics import confusion, fold_scores, scorers, score_all, summarize
 
 
 def test_ua_weighs_classes_equally_and_wa_weighs_clips():

@@ -19,7 +19,7 @@ from sklearn_zsfuse import (
     make_zsfuse_pipeline,
 )
 from sklearn_zsfuse.encoders import get_alm_encoder, loaded_models, model_source
-from sklearn_zsfuse.persistence import pack_model, unpack_model
+from sklearn_zsfuse.estimators.persistence import pack_model, unpack_model
 from sklearn_zsfuse.testing import make_tiny_wavlm
 from test_alm_registry import tiny_clsp  # noqa: F401  (the CLSP-style model with its own code)
 
@@ -291,7 +291,7 @@ def test_store_weights_for_a_model_that_cannot_embed_its_files_fails_at_fit(toy_
 
 
 def test_a_failed_save_leaves_the_previous_model_file_as_it_was(toy_model, tmp_path):
-    from sklearn_zsfuse.persistence import save_model
+    from sklearn_zsfuse.estimators.persistence import save_model
 
     target = tmp_path / "model.joblib"
     scorer = ALMZeroShotScorer(toy_model, classes=["a", "b"]).fit()

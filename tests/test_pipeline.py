@@ -26,8 +26,8 @@ from sklearn_zsfuse import (
     make_zsfuse_pipeline,
 )
 from sklearn_zsfuse.encoders import get_alm_encoder, get_speech_encoder, loaded_models
-from sklearn_zsfuse.fusion import default_classifier
-from sklearn_zsfuse.zero_shot import _probe_embedding, softmax
+from sklearn_zsfuse.estimators.fusion import default_classifier
+from sklearn_zsfuse.estimators.zero_shot import _probe_embedding, softmax
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import threading
 import numpy as np
 import pytest
 
-from sklearn_zsfuse import progress
-from sklearn_zsfuse.progress import progress_bar, quiet_library_bars, run_progress
+from sklearn_zsfuse.reporting import progress
+from sklearn_zsfuse.reporting.progress import progress_bar, quiet_library_bars, run_progress
 
 
 class Clock:

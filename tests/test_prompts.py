@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from sklearn_zsfuse.prompts import (
+from sklearn_zsfuse.estimators.prompts import (
     DEFAULT_TEMPLATES,
     SINGLE_TEMPLATE,
     amplify_text,

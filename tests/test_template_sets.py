@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sklearn_zsfuse import DEFAULT_TEMPLATES, SINGLE_TEMPLATE, ALMZeroShotScorer
-from sklearn_zsfuse.prompts import TEMPLATE_SETS, build_prompts, resolve_templates
+from sklearn_zsfuse.estimators.prompts import TEMPLATE_SETS, build_prompts, resolve_templates
 
 
 def test_the_names_stand_for_the_importable_tuples():

@@ -5,7 +5,7 @@ import torch
 from sklearn_zsfuse import ALMZeroShotScorer, ModelLoadError
 from sklearn_zsfuse.audio import fit_to_window, resample
 from sklearn_zsfuse.encoders import get_alm_encoder
-from sklearn_zsfuse.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE, build_prompts
+from sklearn_zsfuse.estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE, build_prompts
 
 LABELS = np.array(["angry", "happy", "sad", "angry", "neutral", "sad"])
 

@@ -254,7 +254,7 @@ class LaionClapEncoder:
         What ``store_weights_in_pickle=True`` embeds; it loads again as
         ``LaionClap(checkpoint=..., enable_fusion, amodel, tmodel, text_model=...)``.
         """
-        from ..persistence import BACKEND_MANIFEST
+        from ..estimators.persistence import BACKEND_MANIFEST
 
         directory = Path(directory)
         shutil.copyfile(self.checkpoint, directory / "checkpoint.pt")

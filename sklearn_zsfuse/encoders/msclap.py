@@ -184,7 +184,7 @@ class MSClapEncoder:
         What ``store_weights_in_pickle=True`` embeds; it loads again as
         ``MSClap(version, checkpoint=..., text_model=...)`` from those files.
         """
-        from ..persistence import BACKEND_MANIFEST
+        from ..estimators.persistence import BACKEND_MANIFEST
 
         directory = Path(directory)
         checkpoint = f"CLAP_weights_{self.version}.pth"

@@ -16,7 +16,7 @@ small function in its own module:
 5. featurize + forward (the job's ``forward``, see :mod:`.forward`): on the
    model's thread, where a GPU model's spectrograms are computed batched on its device;
 6. store (:func:`.lookup.store`): both cache tiers;
-7. report (:mod:`.report`): every bad clip named at once, one warning for
+7. report (:mod:`.notices`): every bad clip named at once, one warning for
    digital silence, and a summary of where each result came from.
 """
 

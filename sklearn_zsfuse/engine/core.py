@@ -9,12 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..audio import AudioInputError, Clip
-from ..cache import CacheTiers, DiskCache, EmbeddingCache, silent_keys
-from ..progress import note, progress_bar
+from ..reporting.progress import note, progress_bar
+from .cache import CacheTiers, DiskCache, EmbeddingCache, silent_keys
 from .feed import batches_ahead, feed
 from .lookup import fill_duplicates, item_keys, lookup, store
+from .notices import LoadFailure, raise_failures, summary, warn_silent
 from .plan import plan_batches
-from .report import LoadFailure, raise_failures, summary, warn_silent
 from .workers import input_pool, resolve_workers
 
 

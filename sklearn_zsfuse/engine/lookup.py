@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..cache import CacheTiers
+from .cache import CacheTiers
 
 
 @dataclass

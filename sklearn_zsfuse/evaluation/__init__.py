@@ -34,33 +34,32 @@ Each fusion row is compared with the specialist on the same clips
 (:func:`paired_comparison`); :class:`Study` gathers the tables of a run.
 """
 
-from .compare import paired_comparison
-from .deploy import final_model
-from .features import FeatureSet, Features, ZeroShotFeatures, compute_feature_set, compute_features
-from .grid import Grid
-from .protocol import Fold, inner_splits, plan_folds, run_protocol, run_study, select_final
-from .results import FUSIONS, SYSTEMS, Evaluation, Study, SystemResult
-from .runner import evaluate
+from .. import lazy_exports
 
-__all__ = [
-    "FUSIONS",
-    "SYSTEMS",
-    "Evaluation",
-    "FeatureSet",
-    "Features",
-    "Fold",
-    "Grid",
-    "Study",
-    "SystemResult",
-    "ZeroShotFeatures",
-    "compute_feature_set",
-    "compute_features",
-    "evaluate",
-    "final_model",
-    "inner_splits",
-    "paired_comparison",
-    "plan_folds",
-    "run_protocol",
-    "run_study",
-    "select_final",
-]
+# Names load their module on first use: the command checks its arguments before scikit-learn loads.
+_EXPORTS = {
+    "paired_comparison": ".compare",
+    "final_model": ".deploy",
+    "FeatureSet": ".features",
+    "Features": ".features",
+    "ZeroShotFeatures": ".features",
+    "compute_feature_set": ".features",
+    "compute_features": ".features",
+    "Grid": ".grid",
+    "Fold": ".protocol",
+    "inner_splits": ".protocol",
+    "plan_folds": ".protocol",
+    "run_protocol": ".protocol",
+    "run_study": ".protocol",
+    "select_final": ".protocol",
+    "FUSIONS": ".systems",
+    "SYSTEMS": ".systems",
+    "Evaluation": ".results",
+    "Study": ".results",
+    "SystemResult": ".results",
+    "evaluate": ".runner",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+__all__ = sorted(_EXPORTS)

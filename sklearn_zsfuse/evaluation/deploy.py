@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sklearn.base import clone
 
-from ..fusion import default_classifier
-from ..prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
+from ..estimators.fusion import default_classifier
+from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
 from .results import FUSIONS, SYSTEMS
 
 __all__ = ["final_model"]
@@ -22,9 +22,9 @@ def final_model(system: str, params: dict, *, alm=None, fm=None, layer=None, cla
     """
     from sklearn.pipeline import Pipeline
 
-    from ..embedding import FMEmbedder
-    from ..pipeline import make_zsfuse_pipeline
-    from ..zero_shot import ALMZeroShotScorer
+    from ..estimators.embedding import FMEmbedder
+    from ..estimators.pipeline import make_zsfuse_pipeline
+    from ..estimators.zero_shot import ALMZeroShotScorer
     from .features import route_estimator_params
 
     alm_params, fm_params = route_estimator_params(estimator_params)

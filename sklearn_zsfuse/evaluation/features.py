@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.base import clone
 
-from ..prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
+from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
 from .grid import Grid
 
 __all__ = ["FeatureSet", "Features", "ZeroShotFeatures", "compute_feature_set", "compute_features",
@@ -79,8 +79,8 @@ def route_estimator_params(params: dict | None) -> tuple[dict, dict]:
     A name both estimators take (``cache_dir``, ``max_duration``, ...) goes to both;
     a name neither takes is refused with the names that are accepted.
     """
-    from ..embedding import FMEmbedder
-    from ..zero_shot import ALMZeroShotScorer
+    from ..estimators.embedding import FMEmbedder
+    from ..estimators.zero_shot import ALMZeroShotScorer
 
     params = dict(params or {})
     alm_names = set(ALMZeroShotScorer().get_params()) - {"model"}
@@ -136,8 +136,8 @@ def compute_feature_set(
     estimator(s) that take them (:func:`route_estimator_params`). With
     ``concurrent=True`` the specialists run on a second thread while the ALMs encode.
     """
-    from ..embedding import FMEmbedder
-    from ..zero_shot import ALMZeroShotScorer
+    from ..estimators.embedding import FMEmbedder
+    from ..estimators.zero_shot import ALMZeroShotScorer
 
     alms, fms = list(alms), list(fms)
     if not alms and not fms:

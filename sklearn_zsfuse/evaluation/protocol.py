@@ -22,14 +22,19 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 
-from ..calibration import fit_temperature
-from ..fusion import default_classifier
-from ..metrics import confusion, expected_calibration_error, score_all, unweighted_accuracy
-from ..zero_shot import softmax
+from ..estimators.calibration import fit_temperature
+from ..estimators.fusion import default_classifier
+from ..estimators.zero_shot import softmax
 from .compare import paired_comparison
-from .features import FeatureSet, Features, ZeroShotFeatures
+from .features import Features, FeatureSet, ZeroShotFeatures
 from .fusion_select import FUSION_VARIANTS, fit_fusion
 from .grid import Grid
+from .metrics import (
+    confusion,
+    expected_calibration_error,
+    score_all,
+    unweighted_accuracy,
+)
 from .results import SYSTEMS, Evaluation, Study, SystemResult
 
 __all__ = ["Fold", "inner_splits", "plan_folds", "run_protocol", "run_study", "select_final"]

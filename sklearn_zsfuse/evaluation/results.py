@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..metrics import summarize
-from ..systems import FUSIONS, SYSTEMS
-from .features import FeatureSet, Features
+from .features import Features, FeatureSet
+from .metrics import summarize
+from .systems import FUSIONS, SYSTEMS
 from .tables import markdown_table
 
 __all__ = ["FUSIONS", "SYSTEMS", "Evaluation", "Study", "SystemResult"]

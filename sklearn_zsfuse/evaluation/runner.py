@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..fusion import default_classifier
-from ..prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
+from ..estimators.fusion import default_classifier
+from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
 from .features import compute_feature_set
 from .grid import Grid
 from .protocol import run_study
@@ -99,7 +99,7 @@ def evaluate(
 
     ``name``: the corpus name in titles and tables (default: the loader's name).
     ``class_weight``: the default classifier's (``"balanced"`` for imbalanced
-    corpora; see :func:`~sklearn_zsfuse.fusion.default_classifier`); give it or
+    corpora; see :func:`~sklearn_zsfuse.estimators.fusion.default_classifier`); give it or
     ``classifier``, not both.
     ``estimator_params`` go to the estimator(s) that take them
     (``{"cache_dir": ...}`` to both, ``{"max_duration": 30}`` to both, ...).

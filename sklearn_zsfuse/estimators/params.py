@@ -1,7 +1,4 @@
-"""What the audio estimators share: parameter constraints and input checking.
-
-Encoding itself is :mod:`sklearn_zsfuse.engine`.
-"""
+"""The parameters the audio estimators share: their constraints and defaults."""
 
 from __future__ import annotations
 
@@ -10,7 +7,7 @@ from numbers import Integral, Real
 
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from .audio import MAX_SAMPLING_RATE, MIN_SAMPLING_RATE, Clip, as_clip_list, check_clips
+from ..audio import MAX_SAMPLING_RATE, MIN_SAMPLING_RATE
 
 COMMON_CONSTRAINTS = {
     "sampling_rate": [Interval(Integral, MIN_SAMPLING_RATE, MAX_SAMPLING_RATE, closed="both"), None],
@@ -29,9 +26,3 @@ COMMON_CONSTRAINTS = {
 # clips, or four 30 s chunks of a long one. WavLM-Large takes about 0.9 GB per 30 s
 # chunk (issue 9's measurement), so a batch stays within a few GB however long the clips.
 DEFAULT_MAX_BATCH_SECONDS = 120.0
-
-
-def prepare_clips(X, sampling_rate) -> list[Clip]:
-    clips = as_clip_list(X, sampling_rate)
-    check_clips(clips)
-    return clips

@@ -16,16 +16,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .encoders import MissingExtraError, ModelLoadError, model_source, resolve_alm
-from .encoders.hub import hf_offline, load_error, looks_local
-from .encoders.registry import Registered, resolve_fm
+from . import MissingExtraError, ModelLoadError, model_source, resolve_alm
+from .hub import hf_offline, load_error, looks_local
+from .registry import Registered, resolve_fm
 
 __all__ = ["check_alm", "check_fm", "check_fm_layers"]
 
 
 def check_fm(model, parameter: str = "model") -> None:
     """Raise if the speech model ``model`` (hub id, directory or a registered name) surely cannot load."""
-    from .encoders.hf_speech import HFSpeech
+    from .hf_speech import HFSpeech
 
     spec = resolve_fm(model)
     if isinstance(spec, Registered):  # what its registration declares; the rest is its loader's
@@ -43,7 +43,7 @@ def _check_requires(spec: Registered, model, parameter: str) -> None:
 
 def check_alm(model, parameter: str = "model") -> None:
     """Raise if the audio-language model ``model`` surely cannot load."""
-    from .encoders.hf_clap import HFClap
+    from .hf_clap import HFClap
 
     spec = resolve_alm(model)  # .pt/.pth files resolve only when they exist
     if isinstance(spec, Registered):

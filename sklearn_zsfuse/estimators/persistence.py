@@ -28,8 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .encoders.abilities import abilities
-from .encoders.base import ModelLoadError, ModelMismatchError, model_source, register_model_source
+from ..encoders.abilities import abilities
+from ..encoders.base import (
+    ModelLoadError,
+    ModelMismatchError,
+    model_source,
+    register_model_source,
+)
 
 __all__ = [
     "SKOPS_TRUSTED_TYPES",
@@ -45,10 +50,10 @@ __all__ = [
 # ``skops.io.load(..., trusted=SKOPS_TRUSTED_TYPES)`` (scikit-learn and numpy types are
 # trusted by skops already).
 SKOPS_TRUSTED_TYPES = [
-    "sklearn_zsfuse.zero_shot.ALMZeroShotScorer",
-    "sklearn_zsfuse.embedding.FMEmbedder",
-    "sklearn_zsfuse.fusion.LateFusionClassifier",
-    "sklearn_zsfuse.fusion_cv.LateFusionClassifierCV",
+    "sklearn_zsfuse.estimators.zero_shot.ALMZeroShotScorer",
+    "sklearn_zsfuse.estimators.embedding.FMEmbedder",
+    "sklearn_zsfuse.estimators.fusion.LateFusionClassifier",
+    "sklearn_zsfuse.estimators.fusion_cv.LateFusionClassifierCV",
 ]
 
 _STATE_KEY = "_embedded_model"
@@ -83,7 +88,7 @@ def _model_key(model):
 
 def _copyable_directory(model, revision) -> Path | None:
     """The local Hugging Face model directory ``model`` names, copied as is (no model loads)."""
-    from .encoders.registry import registered_spec
+    from ..encoders.registry import registered_spec
 
     if not isinstance(model, (str, os.PathLike)) or registered_spec(model) is not None:
         return None  # a registered name is its loader's, even where a folder of that name exists
@@ -244,13 +249,13 @@ def _unpacked_source(directory: Path, files: dict[str, bytes]):
         return value
 
     if backend == "msclap":
-        from .encoders.msclap import MSClap
+        from ..encoders.msclap import MSClap
 
         return MSClap(
             version=setting("version", str), checkpoint=embedded("checkpoint"), text_model=embedded("text_model", folder=True)
         )
     if backend == "laion_clap":
-        from .encoders.laion import LaionClap
+        from ..encoders.laion import LaionClap
 
         return LaionClap(
             checkpoint=embedded("checkpoint"),

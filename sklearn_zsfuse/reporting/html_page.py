@@ -1,6 +1,6 @@
 """report.html: the whole evaluation on one self-contained page.
 
-The same sections as ``table.md`` (:func:`sklearn_zsfuse.report.sections`), the
+The same sections as ``table.md`` (:func:`sklearn_zsfuse.reporting.files.sections`), the
 plots embedded as base64 PNG, and the run's configuration. No script, no
 external stylesheet, font or image: the file opens the same offline, attached
 to an e-mail or in a browser's print-to-PDF.
@@ -67,8 +67,8 @@ def _compact(value) -> str:
 
 def html_document(study, plots: dict) -> str:
     """The page for ``study`` (a Study), with ``plots`` ({kind: PNG path}) embedded."""
-    from .evaluation.tables import html_table
-    from .report import _title, sections
+    from ..evaluation.tables import html_table
+    from .files import _title, sections
 
     e = html.escape
     body = [f"<h1>{e(_title(study))}</h1>"]

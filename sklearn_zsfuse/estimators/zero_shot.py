@@ -12,16 +12,27 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from . import engine
-from ._batching import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS, prepare_clips
-from ._labels import check_no_missing_labels, warn_unseen_labels
-from .audio import amplified_window, decode, fit_to_window
-from .cache import audio_cache, disk_cache, text_cache
-from .encoders import TextTokenLimit, abilities, get_alm_encoder
-from .encoders.hf_speech import probe_signal
-from .engine.forward import alm_audio, alm_text, checked_embeddings, host_features, model_audio
-from .engine.plan import clip_seconds
-from .persistence import WeightsInPickleMixin, check_same_behaviour, check_weights_can_travel, weights_id
+from .. import engine
+from ..audio import amplified_window, decode, fit_to_window, prepare_clips
+from ..encoders import TextTokenLimit, abilities, get_alm_encoder
+from ..encoders.hf_speech import probe_signal
+from ..engine.cache import audio_cache, disk_cache, text_cache
+from ..engine.forward import (
+    alm_audio,
+    alm_text,
+    checked_embeddings,
+    host_features,
+    model_audio,
+)
+from ..engine.plan import clip_seconds
+from .label_checks import check_no_missing_labels, warn_unseen_labels
+from .params import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS
+from .persistence import (
+    WeightsInPickleMixin,
+    check_same_behaviour,
+    check_weights_can_travel,
+    weights_id,
+)
 from .prompts import (
     DEFAULT_TEMPLATES,
     build_prompts,

@@ -39,7 +39,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 def as_study(evaluation):
     """A :class:`~sklearn_zsfuse.evaluation.Study` for a Study or a single Evaluation (one table)."""
-    from .evaluation import Evaluation, Study
+    from ..evaluation import Evaluation, Study
 
     if isinstance(evaluation, Study):
         return evaluation
@@ -91,7 +91,7 @@ def write_report(evaluation, out_dir, *, plots: bool = True, html: bool = True) 
         if study.layer_sweep():
             written["layers"] = plot_layer_sweep(study, out / PLOTS["layers"])
     if html:
-        from .report_html import html_document
+        from .html_page import html_document
 
         written["html"] = out / "report.html"
         _atomic_write_text(written["html"], html_document(study, {k: v for k, v in written.items() if k in PLOTS}))
@@ -155,7 +155,7 @@ def sections(study) -> list:
                      f"{_dropped(x['test_dropped'])}")
     out.append((2, "Run", "facts", facts))
     if len(study.pairs) > 1:
-        from .evaluation import FUSIONS
+        from ..evaluation import FUSIONS
 
         for system in FUSIONS:
             out.append((2, f"Summary: {system} UA (%), ALM x specialist", "table", study.grid_rows(system)))
@@ -193,7 +193,7 @@ def _title(study) -> str:
 
 
 def _table_document(study) -> str:
-    from .evaluation.tables import markdown_table
+    from ..evaluation.tables import markdown_table
 
     lines = [f"# {_title(study)}", ""]
     for level, title, kind, payload in sections(study):

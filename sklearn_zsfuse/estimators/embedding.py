@@ -10,14 +10,19 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from . import engine
-from ._batching import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS, prepare_clips
-from .audio import decode
-from .cache import audio_cache, disk_cache
-from .encoders import abilities, get_speech_encoder
-from .engine.forward import fm_layers
-from .engine.plan import clip_seconds
-from .persistence import WeightsInPickleMixin, check_same_behaviour, check_weights_can_travel, weights_id
+from .. import engine
+from ..audio import decode, prepare_clips
+from ..encoders import abilities, get_speech_encoder
+from ..engine.cache import audio_cache, disk_cache
+from ..engine.forward import fm_layers
+from ..engine.plan import clip_seconds
+from .params import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS
+from .persistence import (
+    WeightsInPickleMixin,
+    check_same_behaviour,
+    check_weights_can_travel,
+    weights_id,
+)
 
 __all__ = ["FMEmbedder"]
 

@@ -17,12 +17,26 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, _routing_enabled, process_routing
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
-from ._labels import warn_unseen_labels
-from .fusion import LateFusionClassifier, default_classifier, fuse_probabilities, resolve_zero_shot
+from .fusion import (
+    LateFusionClassifier,
+    default_classifier,
+    fuse_probabilities,
+    resolve_zero_shot,
+)
+from .label_checks import warn_unseen_labels
 
 __all__ = ["FusionSelection", "LateFusionClassifierCV", "fusion_candidates", "select_fusion"]
 

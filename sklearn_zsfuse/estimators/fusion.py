@@ -10,12 +10,22 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, _routing_enabled, process_routing
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, has_fit_parameter, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    has_fit_parameter,
+    validate_data,
+)
 
-from ._labels import check_no_missing_labels, warn_unseen_labels
 from .calibration import fit_temperature
+from .label_checks import check_no_missing_labels, warn_unseen_labels
 from .zero_shot import softmax
 
 __all__ = ["LateFusionClassifier", "default_classifier", "fuse_probabilities", "layer_norm"]
@@ -232,7 +242,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         Divides the zero-shot logits before their softmax in weighted fusion and
         :meth:`zero_shot_proba` (CLAP's logits are over-confident). None: 1 (raw
         logits); "fit": chosen on the training clips by log-loss
-        (:func:`sklearn_zsfuse.calibration.fit_temperature`). It never changes
+        (:func:`sklearn_zsfuse.estimators.calibration.fit_temperature`). It never changes
         the zero-shot ranking, only how much weighted fusion trusts it; "concat"
         normalises the scores, so the temperature does not affect it.
 
@@ -398,7 +408,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
 
         A class of ``y`` without a zero-shot column gets 0. Use it to measure the
         calibration of the zero-shot branch before and after ``temperature="fit"``
-        (:func:`sklearn_zsfuse.metrics.expected_calibration_error`).
+        (:func:`sklearn_zsfuse.evaluation.metrics.expected_calibration_error`).
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)

@@ -1,0 +1,26 @@
+"""The scikit-learn estimators: the zero-shot scorer, the specialist's embedder, the fusions.
+
+- :mod:`.zero_shot`: :class:`ALMZeroShotScorer` (with :mod:`.prompts`);
+- :mod:`.embedding`: :class:`FMEmbedder`;
+- :mod:`.fusion`, :mod:`.fusion_cv`: :class:`LateFusionClassifier`, :class:`LateFusionClassifierCV`;
+- :mod:`.pipeline`: :func:`make_zsfuse_pipeline`;
+- :mod:`.persistence`: what their pickles carry, :func:`save_model`.
+
+Names load their module on first use (see the package's ``__init__``).
+"""
+
+from .. import lazy_exports
+
+_EXPORTS = {
+    "ALMZeroShotScorer": ".zero_shot",
+    "FMEmbedder": ".embedding",
+    "LateFusionClassifier": ".fusion",
+    "LateFusionClassifierCV": ".fusion_cv",
+    "make_zsfuse_pipeline": ".pipeline",
+    "save_model": ".persistence",
+}
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+__all__ = sorted(_EXPORTS)
