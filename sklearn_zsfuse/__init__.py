@@ -6,12 +6,13 @@ model embeddings.
 """
 
 import importlib
+from types import MappingProxyType
 
 __version__ = "0.1.0"
 
 # Names load their module on first use, so that the ``zsfuse`` command can check its
 # arguments and answer a mistake before scikit-learn and the estimators are imported.
-_EXPORTS = {
+_EXPORTS = MappingProxyType({
     "ALMZeroShotScorer": ".estimators.zero_shot",
     "AudioInputError": ".audio",
     "DEFAULT_TEMPLATES": ".estimators.prompts",
@@ -28,7 +29,7 @@ _EXPORTS = {
     "clear_models": ".encoders",
     "make_zsfuse_pipeline": ".estimators.pipeline",
     "save_model": ".estimators.persistence",
-}
+})
 
 
 def lazy_exports(package: str, exports):

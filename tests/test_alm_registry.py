@@ -389,13 +389,23 @@ def test_the_embedder_reads_no_transformers_config():
     assert "egemaps" not in inspect.getsource(embedding.FMEmbedder.fit)
 
 
-def test_optional_abilities_are_read_once_from_the_protocol():
-    from sklearn_zsfuse.encoders import Abilities, abilities, check_alm_encoder
+def test_optional_abilities_are_read_once_from_the_protocol(monkeypatch, sine_clips):
+    from sklearn_zsfuse.encoders import Abilities, model_record
 
-    enc = check_alm_encoder(ToyEncoder(), "toy")
-    able = abilities(enc)
-    assert able == Abilities(features=False, resample=True, pad_mode="repeat", save=False)
-    assert abilities(enc) is able  # remembered, not probed again per call
+    register_alm("toy-abilities", lambda ref, **kw: ToyEncoder())
+    try:
+        record = model_record("alm", "toy-abilities", device="cpu")
+        able = record.abilities
+        assert able == Abilities(features=False, resample=True, pad_mode="repeat", save=False)
+        reads = []
+        real_read = Abilities.read.__func__
+        monkeypatch.setattr(Abilities, "read", classmethod(lambda cls, enc: reads.append(enc) or real_read(cls, enc)))
+        waves, sr = sine_clips
+        ALMZeroShotScorer("toy-abilities", classes=["angry", "sad"], sampling_rate=sr, device="cpu").fit().transform(waves)
+        assert model_record("alm", "toy-abilities", device="cpu").abilities is able
+        assert reads == []  # remembered in the model's record, not probed again per call
+    finally:
+        unregister_alm("toy-abilities")
 
 
 def test_a_registration_declares_what_zsfuse_checks_before_loading(tmp_path):

@@ -222,9 +222,10 @@ def test_store_weights_in_pickle_carries_checkpoint_and_text_files(laion_checkpo
     checkpoint.unlink()
     clear_models()
     restored = pickle.loads(blob)
-    from sklearn_zsfuse.encoders import model_source
+    from sklearn_zsfuse.encoders.embedded import EmbeddedModel
 
-    unpacked = model_source(str(checkpoint), None)[0]  # checkpoint and text files from the pickle
-    assert "zsfuse-models-" in unpacked.checkpoint and "zsfuse-models-" in unpacked.text_model
     np.testing.assert_allclose(restored.transform(speech_files[:2]), expected, rtol=1e-5, atol=1e-5)
+    # checkpoint and text files came from the pickle, unpacked privately for this estimator only
+    spec = restored._record().key[1]
+    assert isinstance(spec, EmbeddedModel) and spec.carries(str(checkpoint), None)
     assert get_alm_encoder(str(checkpoint), device="cpu").fusion

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from sklearn_zsfuse import ALMZeroShotScorer, AudioInputError, FMEmbedder, clear_caches
-from sklearn_zsfuse.estimators import embedding, zero_shot
-from sklearn_zsfuse.encoders import abilities, get_speech_encoder, register_alm, unregister_alm
+from sklearn_zsfuse.encoders import get_speech_encoder, register_alm, unregister_alm
+from sklearn_zsfuse.engine import adapters
 from sklearn_zsfuse.engine.feed import batches_ahead
 from sklearn_zsfuse.engine.plan import plan_batches
 from sklearn_zsfuse.engine.workers import default_workers
@@ -42,15 +42,14 @@ def test_transform_holds_a_fixed_number_of_batches_of_decoded_audio(
     paths = _write(tmp_path, _many_clips(n))
     alive: list[weakref.ref] = []
     peak = [0]
-    module = embedding if estimator == "fm" else zero_shot
-    real_decode = module.decode
+    real_decode = adapters.decode
 
     def tracking_decode(clip, rate, *args):
         wave = real_decode(clip, rate, *args)
         alive.append(weakref.ref(wave))
         return wave
 
-    monkeypatch.setattr(module, "decode", tracking_decode)
+    monkeypatch.setattr(adapters, "decode", tracking_decode)
     if estimator == "fm":
         est = FMEmbedder(tiny_wavlm, sampling_rate=16000, batch_size=batch_size, device="cpu", n_workers=n_workers)
         encoder, method = est.fit()._encoder(), "encode"
@@ -62,20 +61,15 @@ def test_transform_holds_a_fixed_number_of_batches_of_decoded_audio(
             tiny_clap, classes=["a", "b"], sampling_rate=16000, batch_size=batch_size, device="cpu", n_workers=n_workers
         )
         encoder, method = est.fit()._encoder(), "encode_features"
-        assert abilities(encoder).features_on_host
-        real_host_features = zero_shot.host_features
+        assert est._record().abilities.features_on_host
+        real_prepare = adapters.ALMAudio.prepare
 
-        def tracking_host_features(enc):
-            featurize = real_host_features(enc)
+        def tracking_prepare(self, clip):
+            features, silent = real_prepare(self, clip)
+            alive.append(weakref.ref(features))
+            return features, silent
 
-            def tracked(wave):
-                features = featurize(wave)
-                alive.append(weakref.ref(features))
-                return features
-
-            return tracked
-
-        monkeypatch.setattr(zero_shot, "host_features", tracking_host_features)
+        monkeypatch.setattr(adapters.ALMAudio, "prepare", tracking_prepare)
     real_encode = getattr(encoder, method)
 
     def slow_encode(batch):
@@ -97,14 +91,13 @@ def test_workers_give_the_same_results_in_input_order(monkeypatch, tiny_clap, ti
     clips = _many_clips(13)
     rng = np.random.default_rng(1)
     delays = {id(c): float(d) for c, d in zip(clips, rng.uniform(0, 0.01, len(clips)))}
-    real_decode = embedding.decode
+    real_decode = adapters.decode
 
     def jittery_decode(clip, *args):  # finish out of order
         time.sleep(delays.get(id(clip.source), 0.0))
         return real_decode(clip, *args)
 
-    monkeypatch.setattr(embedding, "decode", jittery_decode)
-    monkeypatch.setattr(zero_shot, "decode", jittery_decode)
+    monkeypatch.setattr(adapters, "decode", jittery_decode)
     results = {}
     for n_workers in (1, 4):
         clear_caches()
@@ -121,13 +114,14 @@ def test_workers_give_the_same_results_in_input_order(monkeypatch, tiny_clap, ti
 def test_decoding_runs_on_the_workers_and_features_where_the_model_says(monkeypatch, tiny_clap, on_host):
     """Spectrograms: on the input workers for a model on the host CPU (they overlap the
     forward pass), else batched on the model's thread, where its device is."""
-    from sklearn_zsfuse.encoders.abilities import forget
+    import dataclasses
 
     zs = ALMZeroShotScorer(tiny_clap, classes=["a", "b"], sampling_rate=16000, batch_size=2, device="cpu", n_workers=2).fit()
-    encoder = zs._encoder()
-    assert encoder.features_on_host  # a CPU model
+    record = zs._record()
+    encoder = record.encoder
+    assert encoder.features_on_host and record.abilities.features_on_host  # a CPU model
     threads = {"decode": set(), "features": set(), "forward": set()}
-    real_decode, real_features, real_forward = zero_shot.decode, encoder.audio_features, encoder.encode_features
+    real_decode, real_features, real_forward = adapters.decode, encoder.audio_features, encoder.encode_features
 
     def spy(kind, fn):
         def wrapped(*args):
@@ -136,11 +130,11 @@ def test_decoding_runs_on_the_workers_and_features_where_the_model_says(monkeypa
 
         return wrapped
 
-    monkeypatch.setattr(zero_shot, "decode", spy("decode", real_decode))
+    monkeypatch.setattr(adapters, "decode", spy("decode", real_decode))
     monkeypatch.setattr(encoder, "audio_features", spy("features", real_features))
     monkeypatch.setattr(encoder, "encode_features", spy("forward", real_forward))
-    monkeypatch.setattr(encoder, "features_on_host", on_host)  # as a CUDA model says False
-    forget(encoder)
+    # as a CUDA model's record says False
+    monkeypatch.setattr(record, "abilities", dataclasses.replace(record.abilities, features_on_host=on_host))
     try:
         expected = ALMZeroShotScorer(tiny_clap, classes=["a", "b"], sampling_rate=16000, device="cpu",
                                      n_workers=1, batch_size=6)
@@ -148,7 +142,6 @@ def test_decoding_runs_on_the_workers_and_features_where_the_model_says(monkeypa
         out = zs.transform(clips)
     finally:
         monkeypatch.undo()
-        forget(encoder)
     main = threading.current_thread().name
     assert threads["forward"] == {main}
     assert threads["decode"] and all(t.startswith("zsfuse-input") for t in threads["decode"])
@@ -238,8 +231,8 @@ def test_input_workers_yield_the_cores_to_the_models_thread(monkeypatch, tiny_cl
     before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     waves, sr = sine_clips
     zs = ALMZeroShotScorer(tiny_clap, classes=["a", "b"], sampling_rate=sr, device="cpu", n_workers=2).fit()
-    real = zero_shot.decode
-    monkeypatch.setattr(zero_shot, "decode", lambda clip, *a, **k: real(spy(clip), *a, **k))
+    real = adapters.decode
+    monkeypatch.setattr(adapters, "decode", lambda clip, *a, **k: real(spy(clip), *a, **k))
     zs.transform(waves)
     assert len(seen) == 3 and all(p > before for p in seen)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
@@ -373,8 +366,7 @@ def test_a_disk_entry_of_another_shape_is_recomputed(tmp_path, tiny_wavlm):
     clips = _many_clips(2)
     fm = FMEmbedder(tiny_wavlm, sampling_rate=16000, device="cpu", cache_dir=tmp_path).fit()
     first = fm.transform(clips)
-    key = (fm._encoder().fingerprint, "fm-pooled-layers", fm.max_duration, fm._chunk_key(),
-           as_clip_list(clips, 16000)[0].content_key())
+    key = fm._layers(fm._record()).key_prefix + (as_clip_list(clips, 16000)[0].content_key(),)
     disk = disk_cache(tmp_path)
     assert disk.get(key) is not None  # the key the embedder wrote
     disk.put(key, np.zeros((2, 5), np.float32))  # someone else's array under that key

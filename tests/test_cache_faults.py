@@ -31,9 +31,9 @@ def clips():
 @pytest.fixture(autouse=True)
 def fresh_disk_caches():
     """Each test gets its own DiskCache objects (they remember a fault for the process)."""
-    cache_module._disk_caches.clear()
+    cache_module.caches.forget_disks()
     yield
-    cache_module._disk_caches.clear()
+    cache_module.caches.forget_disks()
 
 
 def embed(tiny_wavlm, clips, cache_dir):
@@ -96,7 +96,7 @@ def test_a_symlink_loop_as_cache_dir(tiny_wavlm, clips, tmp_path):
 def test_a_directory_where_an_entry_should_be(tiny_wavlm, clips, tmp_path):
     cache_dir = tmp_path / "cache"
     fm = FMEmbedder(tiny_wavlm, sampling_rate=SR, device="cpu")
-    encoder_key = (fm._encoder().fingerprint, "fm-pooled-layers", fm.max_duration, fm._chunk_key())
+    encoder_key = fm._layers(fm._record()).key_prefix
     # Put a folder at every entry path these clips would use.
     from sklearn_zsfuse.audio import as_clip_list
 
@@ -128,7 +128,7 @@ def test_a_forged_entry_with_a_valid_checksum_is_corrupt(tiny_wavlm, clips, tmp_
     good = embed(tiny_wavlm, clips, cache_dir)
     disk = disk_cache(cache_dir)
     fm = FMEmbedder(tiny_wavlm, sampling_rate=SR, device="cpu")
-    encoder_key = (fm._encoder().fingerprint, "fm-pooled-layers", fm.max_duration, fm._chunk_key())
+    encoder_key = fm._layers(fm._record()).key_prefix
     from sklearn_zsfuse.audio import as_clip_list
 
     key = encoder_key + (as_clip_list(clips, SR)[1].content_key(),)

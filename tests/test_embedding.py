@@ -113,7 +113,7 @@ def test_egemaps_specialist_gives_88_named_functionals(sine_clips):
 
 def test_egemaps_pads_very_short_clips_and_uses_the_cache(sine_clips):
     pytest.importorskip("opensmile")
-    from sklearn_zsfuse.engine.cache import audio_cache
+    from sklearn_zsfuse.engine.cache import caches
 
     waves, sr = sine_clips
     tiny = waves[0][:400]  # 25 ms: openSMILE alone returns NaN
@@ -123,7 +123,7 @@ def test_egemaps_pads_very_short_clips_and_uses_the_cache(sine_clips):
     before = encoder.audio_clips
     emb.transform([tiny] + waves)
     emb.transform(waves)
-    assert encoder.audio_clips - before == 3 and len(audio_cache) == 4
+    assert encoder.audio_clips - before == 3 and len(caches.audio) == 4
 
 
 def test_egemaps_without_opensmile_names_the_extra(monkeypatch, sine_clips):

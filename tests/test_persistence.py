@@ -18,8 +18,8 @@ from sklearn_zsfuse import (
     clear_models,
     make_zsfuse_pipeline,
 )
-from sklearn_zsfuse.encoders import get_alm_encoder, loaded_models, model_source
-from sklearn_zsfuse.estimators.persistence import pack_model, unpack_model
+from sklearn_zsfuse.encoders import get_alm_encoder, loaded_models
+from sklearn_zsfuse.encoders.embedded import EmbeddedModel, pack_model, unpack_model
 from sklearn_zsfuse.testing import make_tiny_wavlm
 from test_alm_registry import tiny_clsp  # noqa: F401  (the CLSP-style model with its own code)
 
@@ -76,8 +76,11 @@ def test_store_weights_in_pickle_loads_where_the_model_files_are_gone(model_copi
     assert loaded_models() == {}  # unpacked, not loaded: models still load on first use
     np.testing.assert_allclose(restored.predict_proba(waves), expected, rtol=1e-6, atol=1e-7)
     sources = {key[1] for key in loaded_models()}
-    assert len(sources) == 2 and all("zsfuse-models-" in str(s) for s in sources)
-    assert any(model_source(clap, None)[0] in str(s) for s in sources)
+    assert len(sources) == 2 and all(isinstance(s, EmbeddedModel) for s in sources)
+    # The weights stay with the estimators that carried them (issue 17, item 3): the name
+    # itself still means what it means here, a directory that is gone.
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        ALMZeroShotScorer(clap, sampling_rate=sr, device="cpu").fit(waves, Y)
 
     # Once per process: a second load reuses the unpacked files and the loaded models.
     again = pickle.loads(blob)
@@ -113,19 +116,21 @@ def test_weights_of_a_hub_model_are_written_from_the_loaded_model(tiny_clap, sin
     assert {"config.json", "model.safetensors"} <= files
     # transformers 5 writes processor_config.json, transformers 4 preprocessor_config.json
     assert {"processor_config.json", "preprocessor_config.json"} & files
-    directory = unpack_model(payload)
-    assert model_source("someone/clap-on-the-hub", None) == (str(directory), None)
-    by_name = ALMZeroShotScorer("someone/clap-on-the-hub", sampling_rate=sr, device="cpu").fit(waves, Y)
+    embedded = unpack_model(payload, kind="alm", model="someone/clap-on-the-hub")
+    from_files = ALMZeroShotScorer(embedded, sampling_rate=sr, device="cpu").fit(waves, Y)
     original = ALMZeroShotScorer(tiny_clap, sampling_rate=sr, device="cpu").fit(waves, Y)
-    np.testing.assert_allclose(by_name.transform(waves), original.transform(waves), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(from_files.transform(waves), original.transform(waves), rtol=1e-5, atol=1e-6)
+    # unpacking re-points no name: the hub id still means the hub id (not in the offline cache)
+    with pytest.raises(ModelLoadError, match="someone/clap-on-the-hub"):
+        ALMZeroShotScorer("someone/clap-on-the-hub", sampling_rate=sr, device="cpu").fit(waves, Y)
 
 
 def test_corrupt_embedded_weights_are_refused(model_copies):
     clap, _ = model_copies
-    payload = pack_model(clap, None, save=None)
+    payload = pack_model(clap, None, save=None, directory=Path(clap))
     payload["files"]["model.safetensors"] = payload["files"]["model.safetensors"][:-1] + b"\0"
     with pytest.raises(ModelLoadError, match="corrupt"):
-        unpack_model(payload)
+        unpack_model(payload, kind="alm", model=clap)
 
 
 def test_a_moved_model_directory_is_re_pointed_with_set_params(model_copies, sine_clips, tmp_path):

@@ -25,9 +25,10 @@ from sklearn_zsfuse import (
     clear_models,
     make_zsfuse_pipeline,
 )
-from sklearn_zsfuse.encoders import get_alm_encoder, get_speech_encoder, loaded_models
+from sklearn_zsfuse.encoders import get_alm_encoder, get_speech_encoder, loaded_models, model_record
+from sklearn_zsfuse.engine.adapters import alm_probe, fm_probe
 from sklearn_zsfuse.estimators.fusion import default_classifier
-from sklearn_zsfuse.estimators.zero_shot import _probe_embedding, softmax
+from sklearn_zsfuse.estimators.zero_shot import softmax
 
 
 @pytest.fixture
@@ -36,8 +37,9 @@ def pipe(tiny_clap, tiny_wavlm):
 
 
 def encoded(tiny_clap, tiny_wavlm):
-    # The scorer's fit encodes one probe clip per loaded model (not per corpus clip): do it first.
-    _probe_embedding(get_alm_encoder(tiny_clap, device="cpu"), tiny_clap)
+    # Each estimator's fit encodes one probe clip per loaded model (not per corpus clip): do it first.
+    alm_probe(model_record("alm", tiny_clap, device="cpu"))
+    fm_probe(model_record("fm", tiny_wavlm, device="cpu"))
     return get_alm_encoder(tiny_clap, device="cpu").audio_clips, get_speech_encoder(tiny_wavlm, device="cpu").audio_clips
 
 
@@ -178,19 +180,27 @@ def test_missing_files_fail_before_any_model_loads(pipe, ravdess_small, tmp_path
     assert loaded_models() == {}
 
 
-def test_cuda_pipeline_falls_back_to_cpu_with_a_warning(pipe, ravdess_small, monkeypatch, tmp_path):
+def test_a_cuda_pipeline_on_a_machine_without_cuda_says_so_and_runs_on_the_cpu_when_told(
+    pipe, ravdess_small, monkeypatch, tmp_path
+):
+    # Issue 18: an explicit device that is not there is an error (a run asked for a GPU
+    # must not go on 100x slower without a word); re-pointed to the CPU, the same results.
     import torch
+
+    from sklearn_zsfuse.encoders import DeviceError
 
     paths, y, _ = ravdess_small
     fitted = pipe.set_params(features__zs__device="cpu", features__fm__device="cpu").fit(paths[:16], y[:16])
     expected = fitted.predict_proba(paths[:16])
     joblib.dump(fitted.set_params(features__zs__device="cuda", features__fm__device="cuda"), tmp_path / "m.joblib")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr("sklearn_zsfuse.encoders.base._warned_devices", set())
     restored = joblib.load(tmp_path / "m.joblib")
-    with pytest.warns(RuntimeWarning, match="CUDA is not available"):
-        proba = restored.predict_proba(paths[:16])
+    with pytest.raises(DeviceError, match=r"device='cuda' was asked for, but CUDA is not available.*device='cpu'"):
+        restored.predict_proba(paths[:16])
+    proba = restored.set_params(features__zs__device="cpu", features__fm__device="cpu").predict_proba(paths[:16])
     np.testing.assert_allclose(proba, expected, rtol=1e-6, atol=1e-7)
+    auto = restored.set_params(features__zs__device="auto", features__fm__device="auto")
+    np.testing.assert_allclose(auto.predict_proba(paths[:16]), expected, rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.slow

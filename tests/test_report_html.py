@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from sklearn_zsfuse.evaluation import Grid, run_study
-from sklearn_zsfuse.reporting.files import display_names, write_report
+from sklearn_zsfuse.reporting.files import write_report
+from sklearn_zsfuse.reporting.sections import display_names
 
 from test_evaluation_study import two_by_two
 

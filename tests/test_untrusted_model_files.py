@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from sklearn_zsfuse import SKOPS_TRUSTED_TYPES, ALMZeroShotScorer, ModelLoadError
-from sklearn_zsfuse.encoders import model_source
+from sklearn_zsfuse.encoders import loaded_models, resolve_alm
+from sklearn_zsfuse.encoders.embedded import EmbeddedModel
 
 sio = pytest.importorskip("skops.io")
 
@@ -123,12 +124,13 @@ def test_a_file_cannot_re_point_a_model_name_its_estimator_does_not_carry(skops_
     assert _passes_readme_check(forged)
     with pytest.raises(ModelLoadError, match=rf"embeds weights for model='{HUB_ID}'.*model="):
         sio.loads(forged, trusted=SKOPS_TRUSTED_TYPES)
-    assert model_source(HUB_ID, None) == (HUB_ID, None)
+    # nothing re-pointed, nothing of that name loaded
+    assert resolve_alm(HUB_ID).model == HUB_ID and all(HUB_ID not in repr(key) for key in loaded_models())
 
 
 def test_the_unforged_file_still_loads(skops_with_weights, sine_clips):
     waves, _ = sine_clips
     restored = sio.loads(skops_with_weights, trusted=SKOPS_TRUSTED_TYPES)
-    directory = Path(model_source(restored.model, None)[0])
-    assert "zsfuse-models-" in str(directory) and (directory / "config.json").is_file()
     assert restored.transform(waves).shape == (3, 3)
+    spec = restored._record().key[1]  # its own weights, from the file, for this estimator only
+    assert isinstance(spec, EmbeddedModel) and spec.carries(restored.model, None)

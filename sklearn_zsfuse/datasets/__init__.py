@@ -20,6 +20,8 @@ accept them when you trust the corpus's metadata and links.
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from ._corpus import AUDIO_EXTENSIONS, Corpus, CorpusError
 from .crema_d import load_crema_d
 from .csv_folder import load_csv
@@ -48,7 +50,7 @@ __all__ = [
     "load_tess",
 ]
 
-LOADERS = {
+LOADERS = MappingProxyType({
     "ravdess": load_ravdess,
     "crema_d": load_crema_d,
     "iemocap": load_iemocap,
@@ -58,8 +60,8 @@ LOADERS = {
     "savee": load_savee,
     "emovo": load_emovo,
     "csv": load_csv,
-}
-_ALIASES = {"crema-d": "crema_d", "cremad": "crema_d", "msp-podcast": "msp_podcast", "msppodcast": "msp_podcast"}
+})
+_ALIASES = MappingProxyType({"crema-d": "crema_d", "cremad": "crema_d", "msp-podcast": "msp_podcast", "msppodcast": "msp_podcast"})
 
 
 def load_corpus(name: str, root, **kwargs) -> Corpus:

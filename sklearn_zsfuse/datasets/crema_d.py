@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 
 from ._corpus import check_root, make_corpus, scan, speaker_folds
 
 __all__ = ["load_crema_d", "EMOTIONS"]
 
-EMOTIONS = {
+EMOTIONS = MappingProxyType({
     "ANG": "angry",
     "DIS": "disgust",
     "FEA": "fearful",
     "HAP": "happy",
     "NEU": "neutral",
     "SAD": "sad",
-}
+})
 N_FOLDS = 5
 
 # ActorID_Sentence_Emotion_Level, e.g. 1001_DFA_ANG_XX (level LO/MD/HI/XX).

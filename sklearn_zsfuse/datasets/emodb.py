@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 
 from ._corpus import check_root, make_corpus, scan, speaker_folds
 
 __all__ = ["load_emodb", "EMOTIONS"]
 
 # Letter 6 of e.g. 03a01Wa: the German emotion initial.
-EMOTIONS = {
+EMOTIONS = MappingProxyType({
     "W": "angry",  # Wut / Ärger
     "L": "bored",  # Langeweile
     "E": "disgust",  # Ekel
@@ -17,7 +18,7 @@ EMOTIONS = {
     "F": "happy",  # Freude
     "T": "sad",  # Trauer
     "N": "neutral",
-}
+})
 SPEAKERS = ("03", "08", "09", "10", "11", "12", "13", "14", "15", "16")
 
 # speaker (2 digits) + text code (a01..b10) + emotion letter + version letter.

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 
 from ._corpus import check_root, make_corpus, scan, speaker_folds
 
 __all__ = ["load_emovo", "EMOTIONS"]
 
 # Italian codes of the file names.
-EMOTIONS = {
+EMOTIONS = MappingProxyType({
     "dis": "disgust",  # disgusto
     "gio": "happy",  # gioia
     "neu": "neutral",
@@ -17,7 +18,7 @@ EMOTIONS = {
     "rab": "angry",  # rabbia
     "sor": "surprised",  # sorpresa
     "tri": "sad",  # tristezza
-}
+})
 
 # emotion-actor-sentence, e.g. dis-f1-b1 (actors f1..f3, m1..m3; sentences b1-b3, l1-l4, n1-n5, d1-d2).
 _NAME = re.compile(r"([a-z]{3})-([fm][1-3])-([a-z]\d)", re.IGNORECASE)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from types import MappingProxyType
 
 from ._corpus import CorpusError, check_root, make_corpus, outside_root, outside_root_error
 
 __all__ = ["load_iemocap", "EMOTIONS"]
 
 # The usual 4-class setup: excited is merged into happy; the other labels are left out.
-EMOTIONS = {"neu": "neutral", "hap": "happy", "exc": "happy", "sad": "sad", "ang": "angry"}
+EMOTIONS = MappingProxyType({"neu": "neutral", "hap": "happy", "exc": "happy", "sad": "sad", "ang": "angry"})
 SESSIONS = tuple(f"Session{i}" for i in range(1, 6))
 
 # One evaluation line: "[6.2901 - 8.2357]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[2.5000, 2.5000, 2.5000]"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Mapping
+from types import MappingProxyType
 
 import numpy as np
 
@@ -26,7 +27,7 @@ CANONICAL_LABELS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disg
 # Spellings seen in SER corpora and their metadata, lower case. Single letters are left
 # out on purpose: they mean different things in different corpora (EmoDB's "A" is
 # Angst = fearful, MSP-Podcast's "A" is angry), so only the loaders map them.
-SPELLINGS = {
+SPELLINGS = MappingProxyType({
     **{s: "neutral" for s in ("neutral", "neu", "neutrality")},
     **{s: "calm" for s in ("calm", "cal", "calmness")},
     **{s: "happy" for s in ("happy", "hap", "happiness", "joy", "joyful")},
@@ -38,7 +39,7 @@ SPELLINGS = {
                                 "pleasant_surprised")},
     **{s: "bored" for s in ("bored", "bor", "boredom")},
     **{s: "contempt" for s in ("contempt", "con", "contemptuous")},
-}
+})
 
 
 def corpus_codes() -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from types import MappingProxyType
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from ._tables import read_table, require_columns
 __all__ = ["load_msp_podcast", "EMOTIONS"]
 
 # EmoClass codes of the consensus labels; O (other) and X (no agreement) are not classes.
-EMOTIONS = {
+EMOTIONS = MappingProxyType({
     "A": "angry",
     "S": "sad",
     "H": "happy",
@@ -22,9 +23,9 @@ EMOTIONS = {
     "D": "disgust",
     "C": "contempt",
     "N": "neutral",
-}
-_TRAIN = {"Train"}
-_DEVELOPMENT = {"Development", "Validation"}
+})
+_TRAIN = frozenset({"Train"})
+_DEVELOPMENT = frozenset({"Development", "Validation"})
 _EXPECTED = (
     "an MSP-Podcast release folder holding Labels/labels_consensus.csv (or .json; columns "
     "FileName, EmoClass, SpkrID, Split_Set) and Audios/ with the wav files"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 
 from ._corpus import CorpusError, check_root, make_corpus, scan
 from ._tables import read_table, require_columns, resolve_paths
@@ -10,7 +11,7 @@ from ._tables import read_table, require_columns, resolve_paths
 __all__ = ["load_ravdess", "EMOBOX_FOLDS", "EMOTIONS"]
 
 # File-name field 3 (emotion) of modality-channel-emotion-intensity-statement-repetition-actor.
-EMOTIONS = {
+EMOTIONS = MappingProxyType({
     "01": "neutral",
     "02": "calm",
     "03": "happy",
@@ -19,20 +20,20 @@ EMOTIONS = {
     "06": "fearful",
     "07": "disgust",
     "08": "surprised",
-}
+})
 
 # EmoBox's speaker-independent split of RAVDESS: test fold -> its 4 actors. Taken from the
 # emobox_fold column of ../shared/data/ravdess/metadata.csv, which matches EmoBox's
 # data/ravdess/fold_k/ravdess_test_fold_k.jsonl (fold 1 tests on actors 01, 11, 20, 21).
-EMOBOX_FOLDS = {
+EMOBOX_FOLDS = MappingProxyType({
     1: ("01", "11", "20", "21"),
     2: ("04", "10", "12", "14"),
     3: ("08", "09", "19", "23"),
     4: ("03", "05", "07", "24"),
     5: ("02", "15", "16", "18"),
     6: ("06", "13", "17", "22"),
-}
-_FOLD_OF_ACTOR = {actor: fold for fold, actors in EMOBOX_FOLDS.items() for actor in actors}
+})
+_FOLD_OF_ACTOR = MappingProxyType({actor: fold for fold, actors in EMOBOX_FOLDS.items() for actor in actors})
 
 _NAME = re.compile(r"(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)")
 _EXPECTED = (

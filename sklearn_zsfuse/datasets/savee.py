@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 
 from ._corpus import check_root, make_corpus, scan, speaker_folds
 
 __all__ = ["load_savee", "EMOTIONS"]
 
-EMOTIONS = {
+EMOTIONS = MappingProxyType({
     "a": "angry",
     "d": "disgust",
     "f": "fearful",
@@ -16,7 +17,7 @@ EMOTIONS = {
     "n": "neutral",
     "sa": "sad",
     "su": "surprised",
-}
+})
 SPEAKERS = ("DC", "JE", "JK", "KL")
 
 # Flat names as in EmoBox and common redistributions: DC_a01, JE_sa12 ...; or the original

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 
 from ._corpus import check_root, make_corpus, scan, speaker_folds
 
 __all__ = ["load_tess", "EMOTIONS"]
 
-EMOTIONS = {
+EMOTIONS = MappingProxyType({
     "angry": "angry",
     "disgust": "disgust",
     "fear": "fearful",
@@ -18,7 +19,7 @@ EMOTIONS = {
     "pleasant_surprise": "surprised",
     "pleasant_surprised": "surprised",
     "sad": "sad",
-}
+})
 
 # speaker_word_emotion, e.g. OAF_back_angry, YAF_dog_ps.
 _NAME = re.compile(r"(OAF|YAF)_([A-Za-z]+)_([A-Za-z_]+)", re.IGNORECASE)

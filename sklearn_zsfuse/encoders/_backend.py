@@ -20,6 +20,7 @@ from pathlib import Path
 from .hub import ModelLoadError, hf_offline, hub_file, pretrained  # noqa: F401
 
 __all__ = [
+    "BACKEND_MANIFEST",
     "MissingExtraError",
     "file_stamp",
     "hf_offline",
@@ -29,6 +30,11 @@ __all__ = [
     "restored_process_state",
     "swapped_attribute",
 ]
+
+
+# Written by the backends whose files are not a Hugging Face directory (msclap, laion_clap)
+# when their files are embedded in a pickle: which backend, and which file is what.
+BACKEND_MANIFEST = "zsfuse-backend.json"
 
 
 class MissingExtraError(ImportError):

@@ -1,4 +1,4 @@
-"""The optional abilities of an encoder, read once when it is loaded.
+"""The optional abilities of an encoder, read once when it is loaded (into its model record).
 
 Both kinds of encoder (:class:`~.alm.ALMEncoder`, :class:`~.fm.FMEncoder`) may
 offer, beyond their required members:
@@ -32,13 +32,18 @@ offer, beyond their required members:
     that a long clip can be encoded in chunks and pooled over the whole clip.
 ``feature_names``
     FMs only: names of the embedding's columns (e.g. eGeMAPS' functionals).
+``max_text_tokens`` with ``count_tokens(texts) -> list[int]``
+    ALMs: a text tower that reads at most this many tokens (77 for CLAP's RoBERTa);
+    ``count_tokens`` gives each text's length as the model's tokenizer makes it
+    (special tokens included), before truncation. The scorer warns about prompts
+    that are cut (see :class:`~.alm.TextTokenLimit`).
 
-Call sites never probe an encoder with ``getattr``: they ask :func:`abilities`.
+Call sites never probe an encoder with ``getattr``: they read the abilities of its
+model record (:attr:`~.records.ModelRecord.abilities`), read here once at load.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 __all__ = ["Abilities", "PAD_MODES", "abilities"]
@@ -58,6 +63,7 @@ class Abilities:
     frame_sums: bool = False
     features_on_host: bool = False
     feature_names: tuple[str, ...] | None = None
+    max_text_tokens: int | None = None
 
     @classmethod
     def read(cls, encoder) -> Abilities:
@@ -65,6 +71,7 @@ class Abilities:
             return callable(getattr(encoder, name, None))
 
         names = getattr(encoder, "feature_names", None)
+        limit = getattr(encoder, "max_text_tokens", None) if has("count_tokens") else None
         return cls(
             features=has("audio_features") and has("encode_features"),
             resample=has("resample"),
@@ -74,27 +81,10 @@ class Abilities:
             frame_sums=has("frame_sums"),
             features_on_host=bool(getattr(encoder, "features_on_host", False)),
             feature_names=None if names is None else tuple(str(n) for n in names),
+            max_text_tokens=None if limit is None else int(limit),
         )
 
 
-# id(encoder) -> (encoder, abilities): encoders are loaded once per process and kept.
-_read: dict[int, tuple[object, Abilities]] = {}
-_lock = threading.Lock()
-
-
 def abilities(encoder) -> Abilities:
-    """The optional abilities of ``encoder``, read on first ask (at load) and remembered."""
-    with _lock:
-        entry = _read.get(id(encoder))
-        if entry is None or entry[0] is not encoder:
-            entry = _read[id(encoder)] = (encoder, Abilities.read(encoder))
-        return entry[1]
-
-
-def forget(encoder=None) -> None:
-    """Drop remembered abilities (of one encoder, or all: when models are unloaded)."""
-    with _lock:
-        if encoder is None:
-            _read.clear()
-        else:
-            _read.pop(id(encoder), None)
+    """The optional abilities of ``encoder`` (read anew: a loaded model's record keeps its own)."""
+    return Abilities.read(encoder)

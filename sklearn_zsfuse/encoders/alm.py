@@ -15,8 +15,9 @@ providing this small interface (no base class needed)::
             ...
 
 Optional members (``pad_mode``, ``resample``, ``audio_features`` with
-``encode_features``, ``save``) are described in :mod:`.abilities`; a text tower
-that reads a limited number of tokens says so with :class:`TextTokenLimit`; register
+``encode_features``, ``save``, and ``max_text_tokens`` with ``count_tokens`` for a
+text tower that reads a limited number of tokens, :class:`TextTokenLimit`) are
+described in :mod:`.abilities`; register
 the encoder's loader with :func:`~.registry.register_alm`.
 
 The scorer decodes each clip to ``sampling_rate``, tiles it ``audio_repeats``
@@ -33,7 +34,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .abilities import PAD_MODES, abilities
+from .abilities import PAD_MODES, Abilities
 
 __all__ = ["ALMEncoder", "TextTokenLimit", "check_alm_encoder"]
 
@@ -61,7 +62,8 @@ class TextTokenLimit(Protocol):
 
     ``count_tokens(texts)`` gives each text's length in tokens as the model's tokenizer
     makes them (special tokens included), before any truncation. The scorer uses it to
-    warn about prompts that are cut (77 tokens for CLAP's RoBERTa tower).
+    warn about prompts that are cut (77 tokens for CLAP's RoBERTa tower). Declared like
+    every optional ability, and read into ``Abilities.max_text_tokens`` at load.
     """
 
     max_text_tokens: int
@@ -89,7 +91,7 @@ def check_alm_encoder(encoder, model) -> object:
     if not isinstance(scale, (int, float, np.floating)) or not math.isfinite(scale) or scale <= 0:
         problems.append(f"a finite logit_scale > 0 (got {scale!r})")
     if not problems:
-        pad = abilities(encoder).pad_mode
+        pad = Abilities.read(encoder).pad_mode
         if pad not in PAD_MODES:
             problems.append(f"pad_mode in {PAD_MODES} (got {pad!r})")
     if problems:

@@ -1,25 +1,19 @@
-"""What every encoder backend shares: devices, dtypes, loading once per process."""
+"""What every encoder backend shares: devices, dtypes, the weights' fingerprint."""
 
 from __future__ import annotations
 
 import functools
 import os
-import threading
-import warnings
 from pathlib import Path
 
 # Hub and loading rules live in .hub; these names stay importable from here.
 from .hub import LOAD_ERRORS, ModelLoadError, load_error  # noqa: F401
 
 __all__ = [
+    "DeviceError",
     "ModelLoadError",
     "ModelMismatchError",
-    "clear_models",
-    "get_shared",
-    "loaded_models",
     "model_fingerprint",
-    "model_source",
-    "register_model_source",
     "resolve_device",
     "resolve_dtype",
     "unwrap_features",
@@ -30,92 +24,42 @@ class ModelMismatchError(ValueError):
     """The model a fitted estimator points to now is not the one it was fitted with."""
 
 
-_models: dict[tuple, object] = {}
-_lock = threading.Lock()
-
-
-def get_shared(key: tuple, loader):
-    """Return the encoder for ``key``, loading it with ``loader()`` once per process.
-
-    Clones made by GridSearchCV or cross_validate look up the same key, so a
-    300M-parameter model is loaded once, not once per candidate and fold.
-    """
-    with _lock:
-        encoder = _models.get(key)
-        if encoder is None:
-            encoder = loader()
-            _models[key] = encoder
-        return encoder
-
-
-def loaded_models() -> dict:
-    """The encoders loaded in this process, by (backend, model, revision, device, dtype)."""
-    return dict(_models)
-
-
-def clear_models() -> None:
-    """Unload every model (frees memory; the next use loads again)."""
-    from .abilities import forget
-
-    with _lock:
-        _models.clear()
-        forget()
-
-
-# Model names whose weights arrived inside a pickle (store_weights_in_pickle=True):
-# (model, revision) -> where they were unpacked to in this process: a directory, or a
-# spec (msclap, laion_clap) whose files are there. ``model`` is a name, path or spec.
-_sources: dict[tuple[object, str | None], object] = {}
-
-
-def _source_key(model):
-    return os.fspath(model) if isinstance(model, (str, os.PathLike)) else model
-
-
-def register_model_source(model, revision, source) -> None:
-    """Make ``model`` (at ``revision``) load from ``source`` (a directory or a spec) in this process."""
-    if isinstance(source, (str, os.PathLike)):
-        source = os.fspath(source)
-    with _lock:
-        _sources[(_source_key(model), revision)] = source
-
-
-def model_source(model, revision):
-    """Where ``model`` loads from: ``(path, id or spec, revision)``.
-
-    A model unpacked from a pickle loads from its unpacked copy, which is what
-    the pickled estimator was fitted with, even if a directory of the same name
-    exists here.
-    """
-    try:
-        source = _sources.get((_source_key(model), revision))
-    except TypeError:  # an unhashable spec: get_alm_encoder says so
-        source = None
-    if source is not None:
-        return source, None
-    return _source_key(model), revision
-
-
-_warned_devices: set[str] = set()  # warn once per process, not once per transform
+class DeviceError(ValueError):
+    """An explicit device was asked for that this machine does not have."""
 
 
 def resolve_device(device: str) -> str:
+    """The device ``device`` names: ``"auto"`` is CUDA when present, else the CPU.
+
+    An explicit device that this machine does not have (``"cuda"`` on a machine
+    without a working CUDA driver, ``"cuda:3"`` with two GPUs, ``"mps"`` off Apple
+    silicon) is an error naming it: a run asked for a GPU must not go on 100 times
+    slower on the CPU without a word.
+    """
     import torch
 
-    if device == "auto":
+    text = str(device).strip()
+    if text == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        if device in _warned_devices:
-            return "cpu"
-        _warned_devices.add(device)
-        warnings.warn(
-            f"device={device!r} was requested but CUDA is not available on this machine; "
-            "running on the CPU instead.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        return "cpu"
-    return str(device)
+    try:
+        parsed = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise DeviceError(f"device={device!r} is not a device: use auto, cpu, cuda, cuda:N or mps.") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(
+                f"device={device!r} was asked for, but CUDA is not available on this machine (no GPU, or "
+                "its driver does not load); use device='cpu' (on a loaded model: set_params(..., device='cpu'), "
+                "or zsfuse --device cpu), or 'auto' to take a GPU only where there is one."
+            )
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise DeviceError(
+                f"device={device!r} was asked for, but this machine has {torch.cuda.device_count()} CUDA "
+                f"device(s) (cuda:0..cuda:{torch.cuda.device_count() - 1})."
+            )
+    elif parsed.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise DeviceError(f"device={device!r} was asked for, but MPS is not available on this machine.")
+    return text
 
 
 def resolve_dtype(dtype: str, device: str):

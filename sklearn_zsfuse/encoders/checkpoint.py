@@ -31,6 +31,7 @@ import importlib
 import pickle
 import types
 from pathlib import Path
+from types import MappingProxyType
 
 from .base import ModelLoadError
 
@@ -41,12 +42,12 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint asks for a global outside the allowlist (it would run or build arbitrary code)."""
 
 
-_NUMPY = {
+_NUMPY = MappingProxyType({
     # numpy < 2 writes numpy.core..., numpy >= 2 numpy._core...; both read either.
     "multiarray.scalar": ("multiarray", "scalar"),
     "multiarray._reconstruct": ("multiarray", "_reconstruct"),
     "numeric._frombuffer": ("numeric", "_frombuffer"),
-}
+})
 # Constructors of plain values (a defaultdict(list) pickles as defaultdict + builtins.list).
 _BUILTINS = (
     "set", "frozenset", "complex", "bytearray", "slice", "range", "list", "dict", "tuple", "int", "float",

@@ -19,12 +19,13 @@ import numpy as np
 
 from ._backend import pretrained
 from .base import model_fingerprint
+from .specs import ModelSpec
 
 __all__ = ["CLSP", "CLSPEncoder"]
 
 
 @dataclass(frozen=True)
-class CLSP:
+class CLSP(ModelSpec):
     """A CLSP-style model: hub id (default ``yfyeung/CLSP``) or local directory.
 
     Parameters

@@ -11,10 +11,10 @@ per-layer vectors plugs in with this interface (no base class needed)::
 
         def encode(self, waves):    # list of 1-D float32 arrays -> (n, n_layers, hidden_size)
             ...
-        def probe_embedding(self):  # (hidden_size,) of a fixed synthetic signal
-            ...
 
-Optional members (``frame_sums`` for chunked long clips, ``feature_names``,
+Its behavioural signature (the estimators' ``probe_embedding_``) is its
+layer-averaged embedding of :func:`~.records.probe_signal`, computed by the
+package. Optional members (``frame_sums`` for chunked long clips, ``feature_names``,
 ``resample``, ``audio_features`` with ``encode_features``, ``save``) are
 described in :mod:`.abilities`; register the loader with
 :func:`~.registry.register_fm`. WavLM, HuBERT, wav2vec 2.0 and data2vec
@@ -28,7 +28,6 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .abilities import abilities
 from .alm import _rate_and_fingerprint, describe
 
 __all__ = ["FMEncoder", "check_fm_encoder"]
@@ -48,15 +47,12 @@ class FMEncoder(Protocol):
 
     def encode(self, waves: list[np.ndarray]) -> np.ndarray: ...
 
-    def probe_embedding(self) -> np.ndarray: ...
-
 
 def check_fm_encoder(encoder, model) -> object:
     """Return ``encoder`` if it follows the protocol, else say what is missing."""
     problems = []
-    for name in ("encode", "probe_embedding"):
-        if not callable(getattr(encoder, name, None)):
-            problems.append(f"a method {name}()")
+    if not callable(getattr(encoder, "encode", None)):
+        problems.append("a method encode()")
     problems += _rate_and_fingerprint(encoder)
     for name in ("n_layers", "hidden_size"):
         value = getattr(encoder, name, None)
@@ -67,5 +63,4 @@ def check_fm_encoder(encoder, model) -> object:
             f"model={describe(model)} loaded a {type(encoder).__name__}, which is not a speech "
             f"encoder: it lacks {'; '.join(problems)}. See sklearn_zsfuse.encoders.FMEncoder."
         )
-    abilities(encoder)  # read once, here
     return encoder

@@ -2,24 +2,41 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .base import LOAD_ERRORS, load_error, model_fingerprint, unwrap_features
 from .clap_mel import ClapLogMel
+from .hub import ModelLoadError, check_hf_checkpoint
+from .specs import ModelSpec
+
+# Files of the msclap (.pth) and laion_clap (.pt) backends, and what training scripts write:
+# a model string with one of these suffixes is meant as a file, not a hub id.
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors")
 
 __all__ = ["HFClap", "HFClapEncoder"]
 
 
 @dataclass(frozen=True)
-class HFClap:
+class HFClap(ModelSpec):
     """A ``transformers.ClapModel`` checkpoint: hub id (e.g. ``laion/clap-htsat-unfused``) or directory."""
 
     model: str
 
     def load(self, *, device, dtype, revision=None):
         return HFClapEncoder(self.model, revision=revision, device=device, dtype=dtype)
+
+    def precheck(self, parameter: str) -> None:
+        file = Path(os.fspath(self.model)).expanduser()
+        if file.suffix in CHECKPOINT_SUFFIXES and not file.exists():
+            raise ModelLoadError(
+                f"Cannot load {parameter}={os.fspath(self.model)!r}: the checkpoint file "
+                f"{os.fspath(self.model)!r} does not exist."
+            )
+        check_hf_checkpoint(self.model, parameter)
 
 
 class HFClapEncoder:

@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from .base import model_fingerprint
-from .hub import LOAD_ERRORS, load_error
+from .hub import LOAD_ERRORS, check_hf_checkpoint, hf_config_file, load_error
+from .specs import ModelSpec
 
 __all__ = ["HFSpeech", "HFSpeechEncoder"]
 
 
 @dataclass(frozen=True)
-class HFSpeech:
+class HFSpeech(ModelSpec):
     """A speech model in Hugging Face format (``AutoModel``): hub id or local directory."""
 
     model: str
 
     def load(self, *, device, dtype, revision=None):
         return HFSpeechEncoder(self.model, revision=revision, device=device, dtype=dtype)
+
+    def precheck(self, parameter: str) -> None:
+        check_hf_checkpoint(self.model, parameter)
+
+    def layer_count(self) -> int | None:
+        """Transformer layers + 1 (the front end's projection), from the config at hand."""
+        config = hf_config_file(self.model)
+        try:
+            return int(json.loads(config.read_text(encoding="utf-8"))["num_hidden_layers"]) + 1
+        except (AttributeError, OSError, ValueError, KeyError, TypeError):
+            return None  # unreadable here: the load reports it
 
 
 class HFSpeechEncoder:
@@ -55,7 +68,6 @@ class HFSpeechEncoder:
         self.fingerprint = f"hf-speech|{model_fingerprint(model, revision, config)}|{self.dtype}"
         self.audio_batches = 0
         self.audio_clips = 0
-        self._probe = None
 
     def save(self, directory) -> None:
         """Write the model (safetensors) and its feature extractor, loadable by ``from_pretrained``."""
@@ -96,18 +108,6 @@ class HFSpeechEncoder:
         for idx in self._groups(waves):
             out[idx] = encode_batch([waves[i] for i in idx])
         return out
-
-    def probe_embedding(self) -> np.ndarray:
-        """The layer-averaged embedding of a fixed synthetic second of audio.
-
-        A cheap behavioural signature of the weights, independent of where they
-        were loaded from: estimators keep it at fit and compare it when their
-        model path or device changes. Computed once per loaded model.
-        """
-        if self._probe is None:
-            pooled = self._encode_batch([probe_signal(self.sampling_rate)])
-            self._probe = pooled[0].mean(axis=0)
-        return self._probe
 
     def _hidden_states(self, waves: list[np.ndarray]):
         """Every layer's states of one padded batch, with each clip's valid-frame mask and count."""
@@ -158,14 +158,6 @@ class HFSpeechEncoder:
             weights = frame_mask.float()[..., None]
             sums = torch.stack([(h.float() * weights).sum(1) for h in states], dim=1)
         return sums.cpu().numpy(), lengths.cpu().numpy()
-
-
-def probe_signal(sampling_rate: int) -> np.ndarray:
-    """One second of a fixed chord with a little seeded noise (a private generator)."""
-    t = np.arange(sampling_rate) / sampling_rate
-    tone = sum(0.2 * np.sin(2 * np.pi * f * t) for f in (150.0, 440.0, 1250.0))
-    noise = 0.01 * np.random.default_rng(20240331).standard_normal(sampling_rate)
-    return (tone + noise).astype(np.float32)
 
 
 def receptive_field(config) -> int:

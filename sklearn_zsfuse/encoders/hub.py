@@ -14,6 +14,8 @@ from pathlib import Path
 __all__ = [
     "LOAD_ERRORS",
     "ModelLoadError",
+    "check_hf_checkpoint",
+    "hf_config_file",
     "hf_offline",
     "hub_file",
     "load_error",
@@ -142,3 +144,45 @@ def hub_file(repo: str, filename: str, *, revision, model, hint: str) -> str:
             f"Cannot load model={model!r}: needs {filename!r} from the hub repository {repo!r}, but "
             f"{where}. {hint} [{type(exc).__name__}: {exc}]"
         ) from exc
+
+
+def check_hf_checkpoint(model, parameter: str) -> None:
+    """Raise unless ``model`` is a directory with a config.json, or a valid hub id (cached when offline).
+
+    The file system and the local Hugging Face cache only: never the network.
+    """
+    text = os.fspath(model)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise load_error(model, parameter, FileNotFoundError(f"no config.json in {str(path)!r}"))
+        return
+    if looks_local(text):
+        reason = "not a directory" if path.exists() else "no such directory"
+        raise load_error(model, parameter, FileNotFoundError(f"{reason}: {str(path)!r}"))
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except HFValidationError as exc:
+        raise ModelLoadError(
+            f"Cannot load {parameter}={text!r}: it is neither an existing directory nor a valid "
+            f"Hugging Face model id ({exc})."
+        ) from None
+    if hf_offline() and hf_config_file(text) is None:
+        raise load_error(model, parameter, OSError(f"{text!r} is not in the local Hugging Face cache"))
+
+
+def hf_config_file(model) -> Path | None:
+    """The config.json of a model directory, or of a hub id in the local cache; None if neither."""
+    path = Path(os.fspath(model)).expanduser()
+    if path.is_dir():
+        config = path / "config.json"
+        return config if config.is_file() else None
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(os.fspath(model), "config.json")
+    except Exception:  # not a valid repo id: nothing cached under it
+        return None
+    return Path(cached) if isinstance(cached, str) else None

@@ -29,10 +29,12 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
 from ._backend import (
+    BACKEND_MANIFEST,
     MissingExtraError,
     file_stamp,
     hub_file,
@@ -43,29 +45,30 @@ from ._backend import (
 )
 from .base import ModelLoadError
 from .checkpoint import load_checkpoint
+from .specs import ModelSpec
 
 __all__ = ["LAION_CHECKPOINTS", "LAION_HUB_REPO", "LaionClap", "LaionClapEncoder"]
 
 LAION_HUB_REPO = "lukewys/laion_clap"
 # name: (file in LAION_HUB_REPO, enable_fusion, amodel); ids 0-3 are laion_clap's own.
-LAION_CHECKPOINTS = {
+LAION_CHECKPOINTS = MappingProxyType({
     "630k": ("630k-best.pt", False, "HTSAT-tiny"),
     "630k-audioset": ("630k-audioset-best.pt", False, "HTSAT-tiny"),
     "630k-fusion": ("630k-fusion-best.pt", True, "HTSAT-tiny"),
     "630k-audioset-fusion": ("630k-audioset-fusion-best.pt", True, "HTSAT-tiny"),
     "music-audioset": ("music_audioset_epoch_15_esc_90.14.pt", False, "HTSAT-base"),
     "music-speech-audioset": ("music_speech_audioset_epoch_15_esc_89.98.pt", False, "HTSAT-base"),
-}
-_IDS = {"0": "630k", "1": "630k-audioset", "2": "630k-fusion", "3": "630k-audioset-fusion"}
-TEXT_MODELS = {"roberta": "roberta-base", "bert": "bert-base-uncased", "bart": "facebook/bart-base"}
-_TEXT_CLASSES = {"roberta": "RobertaModel", "bert": "BertModel", "bart": "BartModel"}
-_TOKENIZERS = {"roberta": "RobertaTokenizer", "bert": "BertTokenizer", "bart": "BartTokenizer"}
+})
+_IDS = MappingProxyType({"0": "630k", "1": "630k-audioset", "2": "630k-fusion", "3": "630k-audioset-fusion"})
+TEXT_MODELS = MappingProxyType({"roberta": "roberta-base", "bert": "bert-base-uncased", "bart": "facebook/bart-base"})
+_TEXT_CLASSES = MappingProxyType({"roberta": "RobertaModel", "bert": "BertModel", "bart": "BartModel"})
+_TOKENIZERS = MappingProxyType({"roberta": "RobertaTokenizer", "bert": "BertTokenizer", "bart": "BartTokenizer"})
 MAX_SAMPLES = 480_000  # CLAP_Module's 10 s at 48 kHz
 CONTEXT_LENGTH = 77
 
 
 @dataclass(frozen=True)
-class LaionClap:
+class LaionClap(ModelSpec):
     """A laion_clap checkpoint for :class:`~sklearn_zsfuse.ALMZeroShotScorer`.
 
     Parameters
@@ -254,8 +257,6 @@ class LaionClapEncoder:
         What ``store_weights_in_pickle=True`` embeds; it loads again as
         ``LaionClap(checkpoint=..., enable_fusion, amodel, tmodel, text_model=...)``.
         """
-        from ..estimators.persistence import BACKEND_MANIFEST
-
         directory = Path(directory)
         shutil.copyfile(self.checkpoint, directory / "checkpoint.pt")
         self.model.text_branch.config.save_pretrained(directory / "text_model")  # its weights are in the checkpoint

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ._backend import (
+    BACKEND_MANIFEST,
     file_stamp,
     hub_file,
     import_optional,
@@ -33,6 +34,7 @@ from ._backend import (
 )
 from .base import ModelLoadError
 from .checkpoint import load_checkpoint
+from .specs import ModelSpec
 
 __all__ = ["MSClap", "MSClapEncoder", "MSCLAP_HUB_REPO"]
 
@@ -41,7 +43,7 @@ VERSIONS = ("2022", "2023")
 
 
 @dataclass(frozen=True)
-class MSClap:
+class MSClap(ModelSpec):
     """An MS-CLAP model for :class:`~sklearn_zsfuse.ALMZeroShotScorer`.
 
     Parameters
@@ -184,8 +186,6 @@ class MSClapEncoder:
         What ``store_weights_in_pickle=True`` embeds; it loads again as
         ``MSClap(version, checkpoint=..., text_model=...)`` from those files.
         """
-        from ..estimators.persistence import BACKEND_MANIFEST
-
         directory = Path(directory)
         checkpoint = f"CLAP_weights_{self.version}.pth"
         shutil.copyfile(self.checkpoint, directory / checkpoint)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .specs import ModelSpec
+
 __all__ = ["EGEMAPS", "EGeMAPS", "EGeMAPSEncoder"]
 
 EGEMAPS = "egemaps"  # its registered name (encoders.registry)
@@ -15,7 +17,7 @@ MIN_SAMPLES = 1600  # 0.1 s at 16 kHz
 
 
 @dataclass(frozen=True)
-class EGeMAPS:
+class EGeMAPS(ModelSpec):
     """openSMILE's eGeMAPSv02 functionals as a speech "model" (no weights; CPU whatever the device)."""
 
     def load(self, *, device=None, dtype=None, revision=None):
@@ -52,15 +54,6 @@ class EGeMAPSEncoder:
         self.fingerprint = f"opensmile|eGeMAPSv02|{getattr(opensmile, '__version__', '?')}|{MIN_SAMPLES}"
         self.audio_batches = 0
         self.audio_clips = 0
-        self._probe = None
-
-    def probe_embedding(self) -> np.ndarray:
-        """Functionals of a fixed synthetic second: the behavioural signature estimators keep."""
-        if self._probe is None:
-            from .hf_speech import probe_signal
-
-            self._probe = self._functionals(probe_signal(self.sampling_rate))
-        return self._probe
 
     def _functionals(self, wave: np.ndarray) -> np.ndarray:
         if wave.shape[0] < MIN_SAMPLES:

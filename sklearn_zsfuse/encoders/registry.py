@@ -25,6 +25,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
+
+from .specs import ModelSpec, as_spec
 
 __all__ = [
     "Registered",
@@ -39,7 +42,7 @@ __all__ = [
     "unregister_fm",
 ]
 
-_KINDS = {"alm": "an audio-language model", "fm": "a speech foundation model"}
+_KINDS = MappingProxyType({"alm": "an audio-language model", "fm": "a speech foundation model"})
 
 @dataclass(frozen=True)
 class _Entry:
@@ -134,7 +137,7 @@ def registered_fms() -> dict[str, str]:
     return _registered("fm")
 
 
-class Registered:
+class Registered(ModelSpec):
     """A registered name bound to its entry; hashable, so loaded models are shared."""
 
     __slots__ = ("name", "ref", "loader", "requires", "n_layers")
@@ -151,6 +154,18 @@ class Registered:
         import importlib.util
 
         return [(m, hint) for m, hint in self.requires if importlib.util.find_spec(m) is None]
+
+    def precheck(self, parameter: str) -> None:
+        """What the registration declares: the packages its loader imports (the rest is the loader's)."""
+        from ._backend import MissingExtraError
+
+        missing = self.missing()
+        if missing:
+            module, hint = missing[0]
+            raise MissingExtraError(f"{parameter}={str(self)!r} needs the {module} package: {hint}.")
+
+    def layer_count(self) -> int | None:
+        return self.n_layers
 
     def _key(self):
         return (self.name, self.ref, self.loader)
@@ -169,7 +184,7 @@ def _lookup(kind: str, model):
     """The spec ``model`` names through the registry, or None (then the kind's default rules)."""
     if not isinstance(model, (str, os.PathLike)):
         if callable(getattr(model, "load", None)):
-            return model
+            return as_spec(model)
         raise TypeError(
             f"model must be a name, a path, or a spec with a load() method, got {type(model).__name__}."
         )
@@ -195,8 +210,8 @@ def registered_spec(model) -> Registered | None:
     return _lookup("alm", model) or _lookup("fm", model)
 
 
-def resolve_alm(model):
-    """The spec (an object with ``load(*, device, dtype, revision)``) that ``model`` names."""
+def resolve_alm(model) -> ModelSpec:
+    """The spec (:class:`~.specs.ModelSpec`: ``load``, ``precheck``) that ``model`` names."""
     spec = _lookup("alm", model)
     if spec is not None:
         return spec
@@ -214,7 +229,7 @@ def resolve_alm(model):
     return HFClap(os.fspath(model))
 
 
-def resolve_fm(model):
+def resolve_fm(model) -> ModelSpec:
     """The spec of the speech model ``model`` names (a registered name, else Hugging Face format)."""
     spec = _lookup("fm", model)
     if spec is not None:

@@ -15,6 +15,7 @@ class Lookup:
     pending: list[int]  # first index of every distinct key still to encode
     first: dict  # key -> index of the item that will be encoded for it
     counts: dict = field(default_factory=lambda: {"memory": 0, "disk": 0, "duplicate": 0})
+    silent: set = field(default_factory=set)  # keys whose clip is digital silence (this run's knowledge)
 
 
 def item_keys(items, key_prefix: tuple, key, pool=None) -> list[tuple]:
@@ -31,7 +32,9 @@ def lookup(keys: list[tuple], tiers: CacheTiers, shape: tuple | None = None) -> 
             found.results.append(None)
             found.counts["duplicate"] += 1
             continue
-        value, tier = tiers.lookup(k, shape)
+        value, tier, silent = tiers.lookup(k, shape)
+        if silent:
+            found.silent.add(k)
         found.results.append(value)
         if value is None:
             found.first[k] = i
@@ -43,7 +46,7 @@ def lookup(keys: list[tuple], tiers: CacheTiers, shape: tuple | None = None) -> 
 
 def store(tiers: CacheTiers, found: Lookup, keys, indices, outputs) -> None:
     for i, value in zip(indices, outputs):
-        tiers.put(keys[i], value)
+        tiers.put(keys[i], value, silent=keys[i] in found.silent)
         found.results[i] = value
 
 

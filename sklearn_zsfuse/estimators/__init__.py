@@ -9,16 +9,18 @@
 Names load their module on first use (see the package's ``__init__``).
 """
 
+from types import MappingProxyType
+
 from .. import lazy_exports
 
-_EXPORTS = {
+_EXPORTS = MappingProxyType({
     "ALMZeroShotScorer": ".zero_shot",
     "FMEmbedder": ".embedding",
     "LateFusionClassifier": ".fusion",
     "LateFusionClassifierCV": ".fusion_cv",
     "make_zsfuse_pipeline": ".pipeline",
     "save_model": ".persistence",
-}
+})
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -11,23 +11,15 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
-from ..audio import decode, prepare_clips
-from ..encoders import abilities, get_speech_encoder
-from ..engine.cache import audio_cache, disk_cache
-from ..engine.forward import fm_layers
-from ..engine.plan import clip_seconds
+from ..audio import prepare_clips
+from ..engine.adapters import SpeechLayers, fm_probe
 from .params import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS
-from .persistence import (
-    WeightsInPickleMixin,
-    check_same_behaviour,
-    check_weights_can_travel,
-    weights_id,
-)
+from .persistence import AudioModelMixin, weights_id
 
 __all__ = ["FMEmbedder"]
 
 
-class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
+class FMEmbedder(AudioModelMixin, TransformerMixin, BaseEstimator):
     """Utterance embeddings from WavLM, HuBERT, wav2vec 2.0 or data2vec, or eGeMAPS.
 
     Every layer's hidden states are mean-pooled over the clip's valid frames
@@ -144,8 +136,10 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
         self.verbose = verbose
         self.cache_dir = cache_dir
 
+    _kind = "fm"
+
     def _encoder(self):
-        return get_speech_encoder(self.model, revision=self.revision, device=self.device, dtype=self.dtype)
+        return self._record().encoder
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
@@ -156,74 +150,37 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
         """
         if X is not None:  # fail on a bad corpus before any model loads
             prepare_clips(X, self.sampling_rate)
-        encoder = self._encoder()
-        self.n_layers_ = int(encoder.n_layers)
-        self.n_features_out_ = int(encoder.hidden_size)
+        record = self._record()
+        self.n_layers_ = int(record.encoder.n_layers)
+        self.n_features_out_ = int(record.encoder.hidden_size)
         if self.layer != "all" and not -self.n_layers_ <= self.layer < self.n_layers_:
             raise ValueError(
                 f"layer={self.layer} is out of range for {self.model!r}, which has "
                 f"{self.n_layers_} hidden states (valid: {-self.n_layers_}..{self.n_layers_ - 1} "
                 "or 'all')."
             )
-        check_weights_can_travel(self, encoder)  # before anything is saved
-        self.weights_id_ = weights_id(encoder)
-        self.probe_embedding_ = encoder.probe_embedding().copy()
+        self._check_weights_can_travel(record)  # before anything is saved
+        self.weights_id_ = weights_id(record.encoder)
+        self.probe_embedding_ = fm_probe(record).copy()
         return self
-
-    def _check_model(self, encoder):
-        """Fail loudly if ``model`` now names other weights than at fit (moved dirs are fine)."""
-        fitted = getattr(self, "weights_id_", None)  # None: pickled by an older version
-        if fitted is None or fitted == weights_id(encoder):
-            return
-        check_same_behaviour(self, "embeddings of a probe signal", self.probe_embedding_, encoder.probe_embedding())
 
     def layer_embeddings(self, X) -> np.ndarray:
         """(n_clips, n_layers, hidden_size) pooled hidden states of every layer."""
-        return np.stack(self._pooled_layers(prepare_clips(X, self.sampling_rate)))
+        clips = prepare_clips(X, self.sampling_rate)
+        return np.stack(engine.run(clips, self._layers(self._record()), self._settings()))
 
-    def _pooled_layers(self, clips) -> list[np.ndarray]:
-        encoder = self._encoder()
-        rate = encoder.sampling_rate
-        resampler = encoder.resample if abilities(encoder).resample else None
-        chunk = None if self.chunk_seconds is None else max(1, int(round(self.chunk_seconds * rate)))
-        limit = self.max_batch_seconds
-        job = engine.Job(
-            desc=type(self).__name__,
-            # Chunking changes clips longer than a chunk only, and those keys say how.
-            key_prefix=(encoder.fingerprint, "fm-pooled-layers", self.max_duration, self._chunk_key()),
-            load=lambda clip: decode(clip, rate, self.max_duration, resampler),
-            forward=fm_layers(
-                encoder,
-                self.model,
-                chunk_samples=chunk,
-                batch_size=self.batch_size,
-                max_batch_samples=None if limit is None else int(limit * rate),
-            ),
-            seconds=lambda clip: _capped(clip_seconds(clip), self.max_duration),
-            max_batch_seconds=limit,
-            shape=(encoder.n_layers, encoder.hidden_size),  # a disk entry of another shape is corrupt
-            memory=audio_cache,
-            batch_size=self.batch_size,
-            disk=disk_cache(self.cache_dir),
-            n_workers=self.n_workers,
-            verbose=self.verbose,
-        )
-        return engine.run(clips, job)
-
-    def _chunk_key(self):
-        """Part of the cache key: clips within a chunk (and every clip when unchunked) share it."""
-        if self.chunk_seconds is None or (
-            self.max_duration is not None and self.max_duration <= self.chunk_seconds
-        ):
-            return None
-        return float(self.chunk_seconds)
+    def _layers(self, record) -> SpeechLayers:
+        """What this embedder makes of a clip: every layer pooled, long clips in chunks."""
+        return SpeechLayers(record, max_duration=self.max_duration, chunk_seconds=self.chunk_seconds,
+                            batch_size=self.batch_size, max_batch_seconds=self.max_batch_seconds)
 
     def transform(self, X):
         """Pooled embeddings of shape (n_clips, hidden_size)."""
         check_is_fitted(self)
         clips = prepare_clips(X, self.sampling_rate)  # bad input fails before a model loads
-        self._check_model(self._encoder())
-        per_clip = self._pooled_layers(clips)
+        record = self._record()
+        self._check_model(record, "embeddings of a probe signal", lambda: fm_probe(record))
+        per_clip = engine.run(clips, self._layers(record), self._settings())
         # Pick the layer clip by clip: an (n_clips, n_layers, hidden) array is never built.
         if self.layer == "all":
             return np.stack([p.mean(axis=0) for p in per_clip])
@@ -231,7 +188,7 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)
-        names = abilities(self._encoder()).feature_names
+        names = self._record().abilities.feature_names
         if names is not None:
             return np.asarray(names, dtype=object)
         return np.asarray([f"fm{i}" for i in range(self.n_features_out_)], dtype=object)
@@ -241,7 +198,3 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         return tags
-
-
-def _capped(seconds: float, max_duration: float | None) -> float:
-    return seconds if max_duration is None else min(seconds, max_duration)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from numbers import Integral, Real
+from types import MappingProxyType
 
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..audio import MAX_SAMPLING_RATE, MIN_SAMPLING_RATE
 
-COMMON_CONSTRAINTS = {
+COMMON_CONSTRAINTS = MappingProxyType({
     "sampling_rate": [Interval(Integral, MIN_SAMPLING_RATE, MAX_SAMPLING_RATE, closed="both"), None],
     "device": [str],
     "dtype": [StrOptions({"float32", "float16", "bfloat16", "auto"})],
@@ -20,7 +21,7 @@ COMMON_CONSTRAINTS = {
     "store_weights_in_pickle": ["boolean"],
     "verbose": ["verbose"],
     "cache_dir": [str, os.PathLike, HasMethods(["cache"]), None],
-}
+})
 
 # Padded seconds of audio per batch of a whole-clip model (speech FMs, CLSP): eight 15 s
 # clips, or four 30 s chunks of a long one. WavLM-Large takes about 0.9 GB per 30 s

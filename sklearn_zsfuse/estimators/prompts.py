@@ -5,6 +5,9 @@ from __future__ import annotations
 import string
 import warnings
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+
+import numpy as np
 
 __all__ = [
     "DEFAULT_TEMPLATES",
@@ -34,7 +37,7 @@ SINGLE_TEMPLATE: tuple[str, ...] = ("this person is feeling {}.",)
 
 # Named template sets: ``templates="ensemble"`` reads better in a grid's cv_results_
 # (and in a repr) than the tuple of strings it stands for.
-TEMPLATE_SETS: dict[str, tuple[str, ...]] = {"ensemble": DEFAULT_TEMPLATES, "single": SINGLE_TEMPLATE}
+TEMPLATE_SETS: dict[str, tuple[str, ...]] = MappingProxyType({"ensemble": DEFAULT_TEMPLATES, "single": SINGLE_TEMPLATE})
 
 
 def resolve_templates(templates) -> tuple[str, ...]:
@@ -54,7 +57,7 @@ def resolve_templates(templates) -> tuple[str, ...]:
 # Corpus label spellings (RAVDESS, CREMA-D, IEMOCAP, MSP-Podcast, EmoDB, ...) mapped to
 # the adjective the templates expect. Labels not listed are used as written. Single
 # letters are left out on purpose: they mean different emotions in different corpora.
-EMOTION_WORDS: dict[str, str] = {
+EMOTION_WORDS: dict[str, str] = MappingProxyType({
     "neutral": "neutral",
     "neu": "neutral",
     "calm": "calm",
@@ -86,7 +89,7 @@ EMOTION_WORDS: dict[str, str] = {
     "con": "contemptuous",
     "boredom": "bored",
     "bored": "bored",
-}
+})
 
 
 def class_words(label, class_prompts: Mapping | None = None) -> tuple[str, ...]:
@@ -248,3 +251,45 @@ def _check_template(template) -> None:
             f"Each template must be a string with exactly one '{{}}' placeholder for the class "
             f"word (write literal braces as '{{{{' and '}}}}'); got {template!r}: {problem}."
         )
+
+
+def warn_unused_class_prompts(class_prompts, classes, stacklevel: int = 2) -> None:
+    """A wording for a label that is not a class is likely a misspelt key: say so."""
+    if not class_prompts:
+        return
+    labels = list(np.asarray(classes).tolist())
+    names = set(labels) | {str(c) for c in labels}
+    unused = sorted((k for k in class_prompts if k not in names), key=str)
+    if unused:
+        warnings.warn(
+            f"class_prompts has wording for {unused}, which are not among the classes "
+            f"{labels}; it is not used. Check the spelling of the keys "
+            "(classes without an entry use the built-in emotion word, else the label itself).",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
+
+
+def check_classes_differ(text_embeddings, classes, long_prompts: dict) -> None:
+    """Every class with one text embedding means one score for all: an error, with the likely cause.
+
+    ``long_prompts``: ``{"limit": tokens, "longest": {template: (tokens, class, prompt)}}`` of
+    the prompts the text tower cuts (:func:`warn_long_prompts`), or empty.
+    """
+    labels = list(np.asarray(classes).tolist())
+    emb = np.nan_to_num(text_embeddings).reshape(len(labels), -1)
+    if len(emb) < 2 or not np.allclose(emb, emb[0], rtol=0, atol=1e-5):
+        return
+    if long_prompts.get("longest"):
+        parts = "; ".join(f"template {t!r} gives {n} tokens" for t, (n, _, _) in long_prompts["longest"].items())
+        cause = (
+            f"the text model reads at most {long_prompts['limit']} tokens and the prompts are "
+            f"longer ({parts}), so the class word is cut off"
+        )
+    else:
+        cause = "the text model reads every class's prompts as the same text"
+    raise ValueError(
+        f"ALMZeroShotScorer: every class has the same text embedding, so every clip would "
+        f"score the same for all classes {labels}: {cause}. Put the class "
+        "word early in shorter templates, or give the classes distinct words in class_prompts."
+    )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
-import weakref
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,33 +11,22 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
-from ..audio import amplified_window, decode, fit_to_window, prepare_clips
-from ..encoders import TextTokenLimit, abilities, get_alm_encoder
-from ..encoders.hf_speech import probe_signal
-from ..engine.cache import audio_cache, disk_cache, text_cache
-from ..engine.forward import (
-    alm_audio,
-    alm_text,
-    checked_embeddings,
-    host_features,
-    model_audio,
-)
-from ..engine.plan import clip_seconds
+from ..arrays import l2_normalize
+from ..audio import prepare_clips
+from ..engine.adapters import ALMAudio, PromptText, alm_probe
+from ..engine.cache import caches, disk_cache
 from .label_checks import check_no_missing_labels, warn_unseen_labels
 from .params import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS
-from .persistence import (
-    WeightsInPickleMixin,
-    check_same_behaviour,
-    check_weights_can_travel,
-    weights_id,
-)
+from .persistence import AudioModelMixin, check_same_behaviour, weights_id
 from .prompts import (
     DEFAULT_TEMPLATES,
     build_prompts,
     check_class_prompts,
+    check_classes_differ,
     prompt_table,
     warn_long_prompts,
     warn_same_wording,
+    warn_unused_class_prompts,
 )
 
 __all__ = ["ALMZeroShotScorer", "softmax"]
@@ -51,11 +38,7 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _normalize(v: np.ndarray, axis=-1) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=axis, keepdims=True), 1e-12)
-
-
-class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
+class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
     """Zero-shot speech emotion scores from a dual-encoder audio-language model.
 
     Each clip is embedded by the model's audio tower and compared with one text
@@ -234,8 +217,10 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         self.verbose = verbose
         self.cache_dir = cache_dir
 
+    _kind = "alm"
+
     def _encoder(self):
-        return get_alm_encoder(self.model, revision=self.revision, device=self.device, dtype=self.dtype)
+        return self._record().encoder
 
     def _resolve_classes(self, y):
         if y is not None:
@@ -281,74 +266,45 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         self.prompts_ = build_prompts(
             self.classes_, self.templates, self.class_prompts, self.text_repeats, self.text_separator
         )
-        self._warn_unused_class_prompts()
+        warn_unused_class_prompts(self.class_prompts, self.classes_, stacklevel=3)
         warn_same_wording(self.classes_.tolist(), self.class_prompts, stacklevel=3)
-        encoder = self._encoder()
-        check_weights_can_travel(self, encoder)  # before anything is saved
-        long_prompts = self._warn_long_prompts(encoder)
-        self.text_embeddings_ = self._text_embeddings(encoder)
-        self._check_classes_differ(long_prompts)
-        self.logit_scale_ = float(self.logit_scale if self.logit_scale is not None else encoder.logit_scale)
-        self.weights_id_ = weights_id(encoder)
-        self.probe_embedding_ = _probe_embedding(encoder, self.model).copy()
+        record = self._record()
+        self._check_weights_can_travel(record)  # before anything is saved
+        long_prompts = self._warn_long_prompts(record)
+        self.text_embeddings_ = self._text_embeddings(record)
+        check_classes_differ(self.text_embeddings_, self.classes_, long_prompts)
+        self.logit_scale_ = float(self.logit_scale if self.logit_scale is not None else record.encoder.logit_scale)
+        self.weights_id_ = weights_id(record.encoder)
+        self.probe_embedding_ = alm_probe(record).copy()
         self.n_features_out_ = len(self.classes_)
         return self
 
-    def _warn_long_prompts(self, encoder) -> dict:
+    def _warn_long_prompts(self, record) -> dict:
         """Warn about prompts the text tower cuts; returns {template: (tokens, class, prompt)}."""
-        if not isinstance(encoder, TextTokenLimit):
+        limit = record.abilities.max_text_tokens
+        if limit is None:
             return {}
         table = prompt_table(
             self.classes_, self.templates, self.class_prompts, self.text_repeats, self.text_separator
         )
-        counts = [encoder.count_tokens([prompt for _, _, prompt in rows]) for rows in table]
-        limit = int(encoder.max_text_tokens)
+        counts = [record.encoder.count_tokens([prompt for _, _, prompt in rows]) for rows in table]
         longest = warn_long_prompts(table, counts, limit, self.text_repeats, stacklevel=4)
         return {"limit": limit, "longest": longest}
 
-    def _check_classes_differ(self, long_prompts: dict) -> None:
-        """Every class with one text embedding means one score for all: an error, with the likely cause."""
-        emb = np.nan_to_num(self.text_embeddings_).reshape(len(self.classes_), -1)
-        if len(emb) < 2 or not np.allclose(emb, emb[0], rtol=0, atol=1e-5):
-            return
-        if long_prompts.get("longest"):
-            parts = "; ".join(
-                f"template {t!r} gives {n} tokens" for t, (n, _, _) in long_prompts["longest"].items()
-            )
-            cause = (
-                f"the text model reads at most {long_prompts['limit']} tokens and the prompts are "
-                f"longer ({parts}), so the class word is cut off"
-            )
-        else:
-            cause = "the text model reads every class's prompts as the same text"
-        raise ValueError(
-            f"ALMZeroShotScorer: every class has the same text embedding, so every clip would "
-            f"score the same for all classes {self.classes_.tolist()}: {cause}. Put the class "
-            "word early in shorter templates, or give the classes distinct words in class_prompts."
-        )
-
-    def _warn_unused_class_prompts(self):
-        """A wording for a label that is not a class is likely a misspelt key: say so."""
-        if not self.class_prompts:
-            return
-        names = {c for c in self.classes_.tolist()} | {str(c) for c in self.classes_.tolist()}
-        unused = sorted((k for k in self.class_prompts if k not in names), key=str)
-        if unused:
-            warnings.warn(
-                f"class_prompts has wording for {unused}, which are not among the classes "
-                f"{self.classes_.tolist()}; it is not used. Check the spelling of the keys "
-                "(classes without an entry use the built-in emotion word, else the label itself).",
-                UserWarning,
-                stacklevel=3,
-            )
-
-    def _text_embeddings(self, encoder):
+    def _text_embeddings(self, record):
         flat = [t for prompts in self.prompts_ for t in prompts]
-        encoded = self._encode_texts(encoder, flat)
+        settings = engine.RunSettings(
+            desc=f"{type(self).__name__} prompts",
+            batch_size=64,
+            memory=caches.text,
+            disk=disk_cache(self.cache_dir),
+            workers=False,  # quiet and in place: prompts are cheap, a summary per grid candidate is noise
+        )
+        encoded = np.stack(engine.run(flat, PromptText(record), settings)).astype(np.float32)
         ends = np.cumsum([len(p) for p in self.prompts_])
         per_class = np.split(encoded, ends[:-1])
         if self.ensemble == "embedding":
-            return np.stack([_normalize(e.mean(axis=0)) for e in per_class])
+            return np.stack([l2_normalize(e.mean(axis=0)) for e in per_class])
         width = max(len(p) for p in self.prompts_)
         # Classes may have different numbers of words; pad with NaN and average with nanmean.
         emb = np.full((len(per_class), width, per_class[0].shape[1]), np.nan, dtype=np.float32)
@@ -356,37 +312,25 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
             emb[c, : len(e)] = e
         return emb
 
-    def _check_model(self, encoder):
+    def _check_model(self, record):
         """Fail loudly if ``model`` now names other weights than at fit (moved dirs are fine)."""
         fitted = getattr(self, "weights_id_", None)  # None: pickled by an older version
-        if fitted is None or fitted == weights_id(encoder):
+        if fitted is None or fitted == weights_id(record.encoder):
             return
         reference = np.nan_to_num(self.text_embeddings_)  # NaN pads of ensemble="score"
-        current = np.nan_to_num(self._text_embeddings(encoder))
+        current = np.nan_to_num(self._text_embeddings(record))
         check_same_behaviour(self, "class prompt embeddings", reference, current)
-        probe = getattr(self, "probe_embedding_", None)  # None: pickled by an older version
-        if probe is not None:
-            check_same_behaviour(
-                self, "audio embeddings of a probe signal", probe, _probe_embedding(encoder, self.model)
-            )
-
-    def _encode_texts(self, encoder, texts):
-        job = engine.Job(
-            desc=f"{type(self).__name__} prompts",
-            key_prefix=(encoder.fingerprint, "text"),
-            key=str,
-            forward=alm_text(encoder, self.model),
-            shape=_probe_embedding(encoder, self.model).shape,  # one space for audio and text
-            memory=text_cache,
-            batch_size=64,
-            disk=disk_cache(self.cache_dir),
-            unit="texts",  # quiet: prompts are cheap, and a summary per grid candidate is noise
-        )
-        return np.stack(engine.run(list(texts), job)).astype(np.float32)
+        super()._check_model(record, "audio embeddings of a probe signal", lambda: alm_probe(record))
 
     def audio_embeddings(self, X) -> np.ndarray:
         """(n_clips, dim) normalised audio embeddings after amplification and windowing."""
-        return self._audio_embeddings(prepare_clips(X, self.sampling_rate))
+        clips = prepare_clips(X, self.sampling_rate)
+        return np.stack(engine.run(clips, self._audio(self._record()), self._settings()))
+
+    def _audio(self, record) -> ALMAudio:
+        """What this scorer makes of a clip for the model's audio tower (amplification, window, crop)."""
+        return ALMAudio(record, audio_repeats=self.audio_repeats, crop=self.crop, seed=self._crop_seed(),
+                        max_duration=self.max_duration)
 
     def _crop_seed(self):
         if self.crop != "random":
@@ -398,47 +342,13 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
             )
         return int(self.random_state)
 
-    def _audio_embeddings(self, clips) -> np.ndarray:
-        seed = self._crop_seed()
-        encoder = self._encoder()
-        able = abilities(encoder)
-        resampler = encoder.resample if able.resample else None
-        rate, window, repeats = encoder.sampling_rate, encoder.window, self.audio_repeats
-
-        def load(clip):  # on an input worker: decode, resample, tile, window
-            rng = None
-            if seed is not None:
-                rng = np.random.default_rng([seed, int(clip.content_key()[:8], 16)])
-            wave = decode(clip, rate, self.max_duration, resampler)
-            return amplified_window(wave, repeats, window, crop=self.crop, rng=rng, pad=able.pad_mode)
-
-        def seconds(clip):  # what a whole-clip model pays for it: its amplified duration
-            duration = clip_seconds(clip)
-            return repeats * (duration if self.max_duration is None else min(duration, self.max_duration))
-
-        job = engine.Job(
-            desc=type(self).__name__,
-            key_prefix=(encoder.fingerprint, "alm", repeats, self.crop, seed, self.max_duration),
-            load=load,
-            featurize=host_features(encoder),
-            forward=alm_audio(encoder, self.model),
-            seconds=seconds if window is None else None,
-            max_batch_seconds=self.max_batch_seconds,
-            shape=_probe_embedding(encoder, self.model).shape,  # a disk entry of another shape is corrupt
-            memory=audio_cache,
-            batch_size=self.batch_size,
-            disk=disk_cache(self.cache_dir),
-            n_workers=self.n_workers,
-            verbose=self.verbose,
-        )
-        return np.stack(engine.run(clips, job))
-
     def transform(self, X):
         """Zero-shot scores (scaled cosine similarities), shape (n_clips, n_classes)."""
         check_is_fitted(self)
         clips = prepare_clips(X, self.sampling_rate)  # bad input fails before a model loads
-        self._check_model(self._encoder())
-        audio = self._audio_embeddings(clips)
+        record = self._record()
+        self._check_model(record)
+        audio = np.stack(engine.run(clips, self._audio(record), self._settings()))
         if self.ensemble == "embedding":
             scores = audio @ self.text_embeddings_.T
         else:
@@ -482,30 +392,6 @@ def _check_one_label_type(labels, name) -> None:
             f"Mix of label input types (strings and numbers) in {name}: {values[:6]}; use one type "
             "for all labels."
         )
-
-
-# One probe embedding per loaded encoder (models are shared and immutable), so a grid
-# search or a cache-warm rerun does not encode it again.
-_probes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _probe_embedding(encoder, model) -> np.ndarray:
-    """The audio tower's normalised embedding of :func:`probe_signal`, fitted to the model's window."""
-    try:
-        probe = _probes.get(encoder)
-    except TypeError:  # an encoder class that cannot be weakly referenced
-        probe = None
-    if probe is None:
-        wave = fit_to_window(
-            probe_signal(encoder.sampling_rate), encoder.window, pad=abilities(encoder).pad_mode
-        )
-        probe = checked_embeddings(model_audio(encoder, [wave]), 1, "encode_audio", model)[0]
-        probe.setflags(write=False)
-        try:
-            _probes[encoder] = probe
-        except TypeError:
-            pass
-    return probe
 
 
 def _has_str(values) -> bool:

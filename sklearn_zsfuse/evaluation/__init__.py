@@ -34,10 +34,12 @@ Each fusion row is compared with the specialist on the same clips
 (:func:`paired_comparison`); :class:`Study` gathers the tables of a run.
 """
 
+from types import MappingProxyType
+
 from .. import lazy_exports
 
 # Names load their module on first use: the command checks its arguments before scikit-learn loads.
-_EXPORTS = {
+_EXPORTS = MappingProxyType({
     "paired_comparison": ".compare",
     "final_model": ".deploy",
     "FeatureSet": ".features",
@@ -58,7 +60,7 @@ _EXPORTS = {
     "Study": ".results",
     "SystemResult": ".results",
     "evaluate": ".runner",
-}
+})
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import MappingProxyType
 
 import numpy as np
 from sklearn.metrics import (
@@ -54,7 +55,7 @@ def macro_f1(y_true, y_pred) -> float:
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
-METRICS = {"ua": unweighted_accuracy, "wa": weighted_accuracy, "f1": macro_f1}
+METRICS = MappingProxyType({"ua": unweighted_accuracy, "wa": weighted_accuracy, "f1": macro_f1})
 
 
 def scorers() -> dict:

@@ -1,6 +1,6 @@
 """report.html: the whole evaluation on one self-contained page.
 
-The same sections as ``table.md`` (:func:`sklearn_zsfuse.reporting.files.sections`), the
+The same sections as ``table.md`` (:func:`sklearn_zsfuse.reporting.sections.sections`), the
 plots embedded as base64 PNG, and the run's configuration. No script, no
 external stylesheet, font or image: the file opens the same offline, attached
 to an e-mail or in a browser's print-to-PDF.
@@ -12,6 +12,9 @@ import base64
 import html
 import json
 from pathlib import Path
+from types import MappingProxyType
+
+from .sections import report_title, sections
 
 __all__ = ["html_document"]
 
@@ -43,14 +46,14 @@ table.config td { white-space: normal; overflow-wrap: anywhere; }
 table.config code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
 """
 
-_CAPTIONS = {
+_CAPTIONS = MappingProxyType({
     "confusion": "Confusion matrix of the best system (rows: true class, share of its clips; counts in brackets).",
     "weight": "UA against the fusion weight: inner CV on the training folds (what chose w) and the test folds "
               "(diagnostic only).",
     "amplification": "Zero-shot (prompt ensemble) UA over audio and text repeats; boxes: the inner-CV choices.",
     "reliability": "Reliability of the zero-shot probabilities before and after temperature scaling.",
     "layers": "UA against the specialist's layer.",
-}
+})
 
 
 def _image(kind: str, path: Path) -> str:
@@ -68,10 +71,9 @@ def _compact(value) -> str:
 def html_document(study, plots: dict) -> str:
     """The page for ``study`` (a Study), with ``plots`` ({kind: PNG path}) embedded."""
     from ..evaluation.tables import html_table
-    from .files import _title, sections
 
     e = html.escape
-    body = [f"<h1>{e(_title(study))}</h1>"]
+    body = [f"<h1>{e(report_title(study))}</h1>"]
     for level, title, kind, payload in sections(study):
         body.append(f"<h{level}>{e(title)}</h{level}>")
         if kind == "facts":
@@ -93,5 +95,5 @@ def html_document(study, plots: dict) -> str:
                    for key, value in study.config.items())
     body.append(f'<table class="config"><tbody>{rows}</tbody></table>')
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{e(_title(study))}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            f"<title>{e(report_title(study))}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")
