@@ -227,5 +227,5 @@ def test_store_weights_in_pickle_carries_checkpoint_and_text_files(laion_checkpo
     np.testing.assert_allclose(restored.transform(speech_files[:2]), expected, rtol=1e-5, atol=1e-5)
     # checkpoint and text files came from the pickle, unpacked privately for this estimator only
     spec = restored._record().key[1]
-    assert isinstance(spec, EmbeddedModel) and spec.carries(str(checkpoint), None)
-    assert get_alm_encoder(str(checkpoint), device="cpu").fusion
+    assert isinstance(spec, EmbeddedModel) and spec == restored._embedded and restored._embedded.carries(str(checkpoint), None)
+    assert restored._record().encoder.fusion

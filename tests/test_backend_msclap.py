@@ -213,4 +213,4 @@ def test_store_weights_in_pickle_carries_checkpoint_and_text_model(msclap_checkp
     np.testing.assert_allclose(restored.transform(speech_files[:2]), expected, rtol=1e-5, atol=1e-5)
     # checkpoint and text files came from the pickle, unpacked privately for this estimator only
     spec = restored._record().key[1]
-    assert isinstance(spec, EmbeddedModel) and spec.carries(str(checkpoint), None)
+    assert isinstance(spec, EmbeddedModel) and spec == restored._embedded and restored._embedded.carries(str(checkpoint), None)

@@ -133,4 +133,4 @@ def test_the_unforged_file_still_loads(skops_with_weights, sine_clips):
     restored = sio.loads(skops_with_weights, trusted=SKOPS_TRUSTED_TYPES)
     assert restored.transform(waves).shape == (3, 3)
     spec = restored._record().key[1]  # its own weights, from the file, for this estimator only
-    assert isinstance(spec, EmbeddedModel) and spec.carries(restored.model, None)
+    assert isinstance(spec, EmbeddedModel) and spec == restored._embedded and restored._embedded.carries(restored.model, None)
