@@ -16,18 +16,19 @@ from sklearn.utils.estimator_checks import (
 )
 
 from sklearn_zsfuse import (
-    ALMZeroShotScorer,
     DEFAULT_TEMPLATES,
-    FMEmbedder,
     PARAM_PATHS,
     SINGLE_TEMPLATE,
+    ALMZeroShotScorer,
+    FMEmbedder,
     clear_caches,
     clear_models,
     make_zsfuse_pipeline,
 )
+from sklearn_zsfuse.arrays import softmax
 from sklearn_zsfuse.encoders import get_alm_encoder, get_speech_encoder, loaded_models
-from sklearn_zsfuse.estimators.fusion import default_classifier
-from sklearn_zsfuse.estimators.zero_shot import _probe_embedding, softmax
+from sklearn_zsfuse.estimators.fusion_proba import default_classifier
+from sklearn_zsfuse.estimators.zero_shot import _probe_embedding
 
 
 @pytest.fixture

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arrays import l2_normalize as _normalize
 from ..encoders.abilities import abilities
 from .chunks import pooled_in_chunks
-
-
-def _normalize(v: np.ndarray, axis=-1) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=axis, keepdims=True), 1e-12)
 
 
 def checked_embeddings(out, n: int, method: str, model) -> np.ndarray:

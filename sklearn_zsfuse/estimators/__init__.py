@@ -3,6 +3,8 @@
 - :mod:`.zero_shot`: :class:`ALMZeroShotScorer` (with :mod:`.prompts`);
 - :mod:`.embedding`: :class:`FMEmbedder`;
 - :mod:`.fusion`, :mod:`.fusion_cv`: :class:`LateFusionClassifier`, :class:`LateFusionClassifierCV`;
+  their shared input checks (:mod:`.fusion_input`), probability mix (:mod:`.fusion_proba`) and
+  choice by inner splits (:mod:`.fusion_selection`);
 - :mod:`.pipeline`: :func:`make_zsfuse_pipeline`;
 - :mod:`.persistence`: what their pickles carry, :func:`save_model`.
 

@@ -13,6 +13,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
+from ..arrays import has_str as _has_str
+from ..arrays import l2_normalize as _normalize
+from ..arrays import softmax
 from ..audio import amplified_window, decode, fit_to_window, prepare_clips
 from ..encoders import TextTokenLimit, abilities, get_alm_encoder
 from ..encoders.hf_speech import probe_signal
@@ -42,17 +45,7 @@ from .prompts import (
     warn_same_wording,
 )
 
-__all__ = ["ALMZeroShotScorer", "softmax"]
-
-
-def softmax(scores: np.ndarray) -> np.ndarray:
-    z = scores - scores.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _normalize(v: np.ndarray, axis=-1) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=axis, keepdims=True), 1e-12)
+__all__ = ["ALMZeroShotScorer"]
 
 
 class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -506,7 +499,3 @@ def _probe_embedding(encoder, model) -> np.ndarray:
         except TypeError:
             pass
     return probe
-
-
-def _has_str(values) -> bool:
-    return any(isinstance(v, str) for v in values)
