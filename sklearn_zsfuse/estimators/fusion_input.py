@@ -15,7 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ..arrays import has_str, label_array
-from .label_checks import check_no_missing_labels
+from .label_checks import check_labels
 
 __all__ = ["FusionInput", "check_fit_input", "class_union", "resolve_zero_shot"]
 
@@ -34,7 +34,7 @@ class FusionInput:
 
 def check_fit_input(estimator, X, y, sample_weight=None) -> FusionInput:
     """Validate ``fit(X, y, sample_weight)`` of a fusion estimator (sets ``n_features_in_`` etc. on it)."""
-    check_no_missing_labels(y)
+    check_labels(y)
     X, y = validate_data(estimator, X, y)
     check_classification_targets(y)
     y_classes = np.unique(y)

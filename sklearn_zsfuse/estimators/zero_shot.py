@@ -28,7 +28,7 @@ from ..engine.forward import (
     model_audio,
 )
 from ..engine.plan import clip_seconds
-from .label_checks import check_no_missing_labels, warn_unseen_labels
+from .label_checks import check_labels, warn_unseen_labels
 from .params import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS
 from .persistence import (
     WeightsInPickleMixin,
@@ -231,11 +231,9 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         return get_alm_encoder(self.model, revision=self.revision, device=self.device, dtype=self.dtype)
 
     def _resolve_classes(self, y):
-        if y is not None:
-            check_no_missing_labels(y)
+        check_labels(y)
         if self.classes is not None:
-            check_no_missing_labels(self.classes, "classes")
-            _check_one_label_type(self.classes, "classes")
+            check_labels(self.classes, "classes")
             classes = np.unique(np.asarray(self.classes, dtype=object if _has_str(self.classes) else None))
             if len(classes) < 1:
                 raise ValueError("classes must hold at least one label.")
@@ -253,7 +251,6 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D, got shape {y.shape}.")
-        _check_one_label_type(y, "y")
         return np.unique(y)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -465,16 +462,6 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         tags.input_tags.string = True
         tags.target_tags.required = False
         return tags
-
-
-def _check_one_label_type(labels, name) -> None:
-    """Strings and numbers cannot be sorted together (nor told apart as prompts: 3 vs '3')."""
-    values = np.asarray(labels, dtype=object).ravel().tolist()
-    if len({isinstance(v, str) for v in values}) > 1:
-        raise ValueError(
-            f"Mix of label input types (strings and numbers) in {name}: {values[:6]}; use one type "
-            "for all labels."
-        )
 
 
 # One probe embedding per loaded encoder (models are shared and immutable), so a grid
