@@ -15,10 +15,10 @@ from sklearn.utils.metadata_routing import (
     _routing_enabled,
     process_routing,
 )
-from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from .calibration import fit_temperature
-from .fusion_input import check_fit_input, class_union
+from .fusion_input import check_fit_input, check_predict_input, class_union
 from .fusion_proba import (
     default_classifier,
     fuse_probabilities,
@@ -65,12 +65,16 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
     ``FeatureUnion`` of the two produces exactly this layout.
 
     Which class each zero-shot column is, is known independently of ``y``: from
-    ``zero_shot_classes`` (the scorer's ``classes_``; :func:`make_zsfuse_pipeline`
-    passes them when the scorer has fixed ``classes=``), else from pandas column
-    names ``zs__<class>`` (``set_output(transform="pandas")`` on the union), else
-    (``n_zero_shot="auto"``) the columns are taken to be ``y``'s classes in sorted
-    order. The last guess is wrong when the scorer scores a fixed label set and the
-    training clips lack one of its classes; give ``zero_shot_classes`` then.
+    ``zero_shot_classes`` (the scorer's ``classes_``), else from the scorer itself
+    (its ``transform`` output records its classes, and a ``FeatureUnion`` with numpy
+    output keeps that record: :mod:`~sklearn_zsfuse.estimators.zero_shot_columns`),
+    else from pandas column names ``zs__<class>`` (``set_output(transform="pandas")``
+    on the union); where two of these are there they must agree. Only a plain array
+    without ``zero_shot_classes`` leaves a guess (``n_zero_shot="auto"``): the columns
+    are taken to be ``y``'s classes in sorted order, which is wrong when the scorer
+    scores a fixed label set and the training clips lack one of its classes. At
+    ``predict``, zero-shot columns that record other classes than at ``fit`` (the
+    scorer refitted since) are refused.
 
     Parameters
     ----------
@@ -93,7 +97,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         ``FutureWarning`` on every fit).
     n_zero_shot : int or "auto", default="auto"
         Number of leading zero-shot columns; "auto": ``len(zero_shot_classes)``, or
-        the named block, or the number of classes in ``y``.
+        the scorer's recorded or named block, or the number of classes in ``y``.
     zero_shot_classes : array-like or None, default=None
         The label of each zero-shot column, in column order (the scorer's
         ``classes_``). Weighted fusion needs every label of ``y`` among them.
@@ -254,13 +258,13 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         (:func:`sklearn_zsfuse.evaluation.metrics.expected_calibration_error`).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        X = check_predict_input(self, X, self)
         return self._zero_shot_proba(self._split(X)[0])
 
     def predict_proba(self, X):
         """Fused class probabilities, float64, each row summing to 1 within float64 rounding."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        X = check_predict_input(self, X, self)
         zs, emb = self._split(X)
         if self.method == "concat":
             return self._classifier_proba(self._concat_features(zs, emb))

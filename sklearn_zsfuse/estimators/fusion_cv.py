@@ -20,10 +20,10 @@ from sklearn.utils.metadata_routing import (
     _routing_enabled,
     process_routing,
 )
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .fusion import LateFusionClassifier
-from .fusion_input import check_fit_input
+from .fusion_input import check_fit_input, check_predict_input
 from .fusion_proba import default_classifier
 from .fusion_selection import METHODS, cv_results, fusion_candidates, select_fusion
 from .label_checks import warn_unseen_labels
@@ -165,7 +165,7 @@ class LateFusionClassifierCV(ClassifierMixin, BaseEstimator):
     def _best(self, X):
         """``X`` checked against what fit saw (before ``best_estimator_`` is touched, for NotFittedError)."""
         check_is_fitted(self)
-        return validate_data(self, X, reset=False)
+        return check_predict_input(self, X, self.best_estimator_)
 
     def predict_proba(self, X):
         X = self._best(X)

@@ -44,6 +44,7 @@ from .prompts import (
     warn_long_prompts,
     warn_same_wording,
 )
+from .zero_shot_columns import ZeroShotColumns
 
 __all__ = ["ALMZeroShotScorer"]
 
@@ -424,7 +425,12 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
         return np.stack(engine.run(clips, job))
 
     def transform(self, X):
-        """Zero-shot scores (scaled cosine similarities), shape (n_clips, n_classes)."""
+        """Zero-shot scores (scaled cosine similarities), shape (n_clips, n_classes).
+
+        A float32 :class:`~sklearn_zsfuse.estimators.zero_shot_columns.ZeroShotColumns`:
+        an ndarray that also records ``classes_`` as its columns' classes, through a
+        numpy ``FeatureUnion``, for :class:`LateFusionClassifier`.
+        """
         check_is_fitted(self)
         clips = prepare_clips(X, self.sampling_rate)  # bad input fails before a model loads
         self._check_model(self._encoder())
@@ -433,7 +439,8 @@ class ALMZeroShotScorer(WeightsInPickleMixin, ClassifierMixin, TransformerMixin,
             scores = audio @ self.text_embeddings_.T
         else:
             scores = np.nanmean(np.einsum("nd,ckd->nck", audio, self.text_embeddings_), axis=2)
-        return (self.logit_scale_ * scores).astype(np.float32)
+        # Columns that know their classes, so a fusion reads them by class, however the pipeline is built.
+        return ZeroShotColumns((self.logit_scale_ * scores).astype(np.float32), self.classes_)
 
     def decision_function(self, X):
         return self.transform(X)
