@@ -16,11 +16,11 @@ from sklearn.utils.estimator_checks import (
 )
 
 from sklearn_zsfuse import (
+    ALMZeroShotScorer,
     DEFAULT_TEMPLATES,
+    FMEmbedder,
     PARAM_PATHS,
     SINGLE_TEMPLATE,
-    ALMZeroShotScorer,
-    FMEmbedder,
     clear_caches,
     clear_models,
     make_zsfuse_pipeline,
