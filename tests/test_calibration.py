@@ -5,9 +5,9 @@ import pytest
 from scipy.special import logsumexp
 
 from sklearn_zsfuse import LateFusionClassifier
+from sklearn_zsfuse.arrays import softmax
 from sklearn_zsfuse.estimators.calibration import TEMPERATURE_BOUNDS, fit_temperature, temperature_log_loss
 from sklearn_zsfuse.evaluation.metrics import expected_calibration_error
-from sklearn_zsfuse.estimators.zero_shot import softmax
 
 CLASSES = np.array(["angry", "happy", "neutral", "sad"], dtype=object)
 
@@ -118,7 +118,7 @@ def test_fitted_temperature_lowers_ece_on_new_clips():
 def test_concat_layer_normalisation_has_no_learned_parameters():
     from sklearn.linear_model import LogisticRegression
 
-    from sklearn_zsfuse.estimators.fusion import layer_norm
+    from sklearn_zsfuse.estimators.fusion_proba import layer_norm
 
     X, y = fusion_data()
     est = LateFusionClassifier(method="concat", normalize="layer", classifier=LogisticRegression(max_iter=2000)).fit(X, y)

@@ -95,7 +95,7 @@ def test_each_fusion_row_has_its_own_selection():
 
 def test_late_fusion_classifier_cv_equals_the_evaluation_protocols_choice_on_the_same_folds():
     from sklearn_zsfuse.evaluation.fusion_select import local_splits
-    from sklearn_zsfuse.estimators.fusion import default_classifier
+    from sklearn_zsfuse.estimators.fusion_proba import default_classifier
     from sklearn_zsfuse.estimators.fusion_cv import LateFusionClassifierCV
 
     labels, folds, speakers, emb = toy()

@@ -5,8 +5,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_zsfuse import LateFusionClassifier
-from sklearn_zsfuse.estimators.fusion import default_classifier
-from sklearn_zsfuse.estimators.zero_shot import softmax
+from sklearn_zsfuse.arrays import softmax
+from sklearn_zsfuse.estimators.fusion_proba import default_classifier
 
 
 def fusion_data(n=120, n_classes=3, dim=6, seed=0):

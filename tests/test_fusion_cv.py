@@ -12,7 +12,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_zsfuse import LateFusionClassifier, LateFusionClassifierCV
-from sklearn_zsfuse.estimators.fusion_cv import fusion_candidates, select_fusion
+from sklearn_zsfuse.estimators.fusion_selection import fusion_candidates, select_fusion
 
 # The same checks fail for the same reason as LateFusionClassifier's (see test_fusion.py):
 # weighted fusion needs one zero-shot column per class plus an embedding column.
@@ -242,3 +242,23 @@ def test_cv_results_equal_a_grid_search_of_the_plain_fusion_on_the_same_splits()
     for key in ours:
         assert ours[key] == pytest.approx(theirs[key], abs=1e-12), key
     assert cv.best_score_ == pytest.approx(search.best_score_, abs=1e-12)
+
+
+# ---- one validation path for both fusions (issue 16 item 5) ----
+
+@pytest.mark.parametrize("make", [LateFusionClassifier, lambda: LateFusionClassifierCV(cv=2)],
+                         ids=["LateFusionClassifier", "LateFusionClassifierCV"])
+@pytest.mark.parametrize("missing", [None, np.nan], ids=["None", "NaN"])
+def test_both_fusions_refuse_missing_labels_alike(make, missing):
+    X = np.random.default_rng(0).normal(size=(8, 6))
+    y = ["sad", "angry", missing, "sad", "angry", "sad", missing, "angry"]
+    with pytest.raises(ValueError, match=r"y has no label \(NaN or None\) at position\(s\) \[2, 6\] \(2 of 8\)"):
+        make().fit(X, y)
+
+
+@pytest.mark.parametrize("make", [LateFusionClassifier, lambda: LateFusionClassifierCV(cv=2)],
+                         ids=["LateFusionClassifier", "LateFusionClassifierCV"])
+def test_both_fusions_name_a_single_class_with_the_splitter_hint(make):
+    X = np.random.default_rng(0).normal(size=(6, 5))
+    with pytest.raises(ValueError, match=r"y holds a single class, 'calm' \(6 samples\).*use a stratified splitter"):
+        make().fit(X, ["calm"] * 6)

@@ -5,7 +5,7 @@ import pytest
 from sklearn.model_selection import GroupKFold
 
 from sklearn_zsfuse import LateFusionClassifierCV, make_zsfuse_pipeline
-from sklearn_zsfuse.estimators.zero_shot import softmax
+from sklearn_zsfuse.arrays import softmax
 
 
 @pytest.fixture

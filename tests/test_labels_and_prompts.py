@@ -44,6 +44,33 @@ def test_missing_labels_are_refused_naming_their_positions(y, clips):
         LateFusionClassifier(n_zero_shot=2).fit(X, y)
 
 
+@pytest.mark.parametrize(
+    "y",
+    [["angry", 1, "sad", 2], ("angry", 1.5, "sad", "angry"), pd.Series(["angry", 1, "sad", 2], dtype=object)],
+    ids=["list", "tuple-float", "series"],
+)
+@pytest.mark.parametrize("estimator", ["scorer", "fusion", "fusion-cv"])
+def test_labels_mixing_strings_and_numbers_are_refused_by_every_estimator(y, estimator, clips):
+    """A list (not only an object ndarray) mixing types used to be coerced to strings ('1', '2')."""
+    from sklearn_zsfuse import LateFusionClassifierCV
+
+    X = np.random.default_rng(0).normal(size=(4, 6))
+    fit = {
+        "scorer": lambda: ALMZeroShotScorer(sampling_rate=SR).fit(clips, y),
+        "fusion": lambda: LateFusionClassifier(n_zero_shot=2).fit(X, y),
+        "fusion-cv": lambda: LateFusionClassifierCV(n_zero_shot=2, cv=2).fit(X, y),
+    }[estimator]
+    with pytest.raises(ValueError, match=r"Mix of label input types \(strings and numbers\) in y"):
+        fit()
+
+
+def test_a_scorer_with_fixed_classes_refuses_mixed_labels_in_y_too(clips):
+    with pytest.raises(ValueError, match=r"Mix of label input types \(strings and numbers\) in y"):
+        ALMZeroShotScorer(classes=["angry", "sad"], sampling_rate=SR).fit(clips, ["angry", 1, "sad", "angry"])
+    with pytest.raises(ValueError, match=r"Mix of label input types \(strings and numbers\) in classes"):
+        ALMZeroShotScorer(classes=["angry", 1], sampling_rate=SR).fit(clips, ["angry", "angry", "angry", "angry"])
+
+
 def test_missing_entries_in_classes_are_refused_too():
     with pytest.raises(ValueError, match=r"classes has no label \(NaN or None\) at position\(s\) \[1\]"):
         ALMZeroShotScorer(classes=["happy", None]).fit()

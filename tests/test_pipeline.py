@@ -25,10 +25,10 @@ from sklearn_zsfuse import (
     clear_models,
     make_zsfuse_pipeline,
 )
+from sklearn_zsfuse.arrays import softmax
 from sklearn_zsfuse.encoders import get_alm_encoder, get_speech_encoder, loaded_models, model_record
 from sklearn_zsfuse.engine.adapters import alm_probe, fm_probe
-from sklearn_zsfuse.estimators.fusion import default_classifier
-from sklearn_zsfuse.estimators.zero_shot import softmax
+from sklearn_zsfuse.estimators.fusion_proba import default_classifier
 
 
 @pytest.fixture

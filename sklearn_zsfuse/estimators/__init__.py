@@ -1,8 +1,11 @@
 """The scikit-learn estimators: the zero-shot scorer, the specialist's embedder, the fusions.
 
-- :mod:`.zero_shot`: :class:`ALMZeroShotScorer` (with :mod:`.prompts`);
+- :mod:`.zero_shot`: :class:`ALMZeroShotScorer` (with :mod:`.prompts`; its scores carry their classes,
+  :mod:`.zero_shot_columns`);
 - :mod:`.embedding`: :class:`FMEmbedder`;
 - :mod:`.fusion`, :mod:`.fusion_cv`: :class:`LateFusionClassifier`, :class:`LateFusionClassifierCV`;
+  their shared input checks (:mod:`.fusion_input`), probability mix (:mod:`.fusion_proba`) and
+  choice by inner splits (:mod:`.fusion_selection`);
 - :mod:`.pipeline`: :func:`make_zsfuse_pipeline`;
 - :mod:`.persistence`: what their pickles carry, :func:`save_model`.
 

@@ -6,8 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
@@ -16,152 +15,20 @@ from sklearn.utils.metadata_routing import (
     _routing_enabled,
     process_routing,
 )
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    has_fit_parameter,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from .calibration import fit_temperature
-from .label_checks import check_no_missing_labels, warn_unseen_labels
-from .zero_shot import softmax
+from .fusion_input import check_fit_input, check_predict_input, class_union
+from .fusion_proba import (
+    default_classifier,
+    fuse_probabilities,
+    layer_norm,
+    renormalise,
+    zero_shot_probabilities,
+)
+from .label_checks import warn_unseen_labels
 
-__all__ = ["LateFusionClassifier", "default_classifier", "fuse_probabilities", "layer_norm"]
-
-# torch.nn.LayerNorm's default epsilon: a constant row (one zero-shot column) maps to zeros.
-LAYER_NORM_EPS = 1e-5
-
-
-def default_classifier(class_weight=None):
-    """Standardise, then multinomial logistic regression.
-
-    With metadata routing enabled both steps request ``sample_weight``, so a clip of
-    weight k counts as k clips in the standardisation and in the regression alike.
-    ``class_weight`` is the regression's (``"balanced"``: every class weighs the same
-    in the loss, whatever its number of clips; IEMOCAP and MSP-Podcast are imbalanced).
-    """
-    steps = [StandardScaler(), LogisticRegression(max_iter=2000, class_weight=class_weight)]
-    if _routing_enabled():
-        steps = [step.set_fit_request(sample_weight=True) for step in steps]
-    return make_pipeline(*steps)
-
-
-def layer_norm(v: np.ndarray) -> np.ndarray:
-    """Per-row layer normalisation without learned parameters: zero mean, unit variance per clip."""
-    v = np.asarray(v, dtype=np.float64)
-    mean = v.mean(axis=1, keepdims=True)
-    var = v.var(axis=1, keepdims=True)
-    return (v - mean) / np.sqrt(var + LAYER_NORM_EPS)
-
-
-def _renormalise(p: np.ndarray) -> np.ndarray:
-    return p / p.sum(axis=1, keepdims=True)
-
-
-def fuse_probabilities(p_zs, p_fm, weight: float, space: str = "probability") -> np.ndarray:
-    """``weight * p_zs + (1 - weight) * p_fm`` (or its log-space analogue), float64, rows summing to 1.
-
-    ``space="log"`` is the weighted geometric mean, renormalised. Weights 0 and 1
-    return the other branch untouched (but renormalised), so they reproduce each
-    system exactly; ``p_fm`` may be None at weight 1.
-    """
-    w = float(weight)
-    if w == 1.0:
-        return _renormalise(np.asarray(p_zs, dtype=np.float64))
-    p_fm = np.asarray(p_fm, dtype=np.float64)
-    if w == 0.0:
-        return _renormalise(p_fm)
-    p_zs = np.asarray(p_zs, dtype=np.float64)
-    if space == "log":
-        tiny = np.finfo(np.float64).tiny  # a class the classifier never saw has p = 0
-        logp = w * np.log(np.maximum(p_zs, tiny)) + (1 - w) * np.log(np.maximum(p_fm, tiny))
-        return _renormalise(softmax(logp))
-    return _renormalise(w * p_zs + (1 - w) * p_fm)
-
-
-def _has_str(values) -> bool:
-    return any(isinstance(v, str) for v in np.asarray(values, dtype=object).ravel().tolist())
-
-
-def _labels_array(values) -> np.ndarray:
-    values = list(values)
-    return np.asarray(values, dtype=object) if _has_str(values) else np.asarray(values)
-
-
-def _zero_shot_names(feature_names, n_features):
-    """Labels of the leading zero-shot block read from FeatureUnion-style names, or None.
-
-    A ``FeatureUnion([("zs", scorer), ("fm", embedder)])`` with
-    ``set_output(transform="pandas")`` names its columns ``zs__<class>`` then
-    ``fm__<feature>``: the leading run of columns sharing the first column's prefix
-    is the zero-shot block and the rest of each name is its class.
-    """
-    if feature_names is None:
-        return None
-    names = [str(n) for n in feature_names]
-    prefix, sep, _ = names[0].partition("__")
-    if not sep:
-        return None
-    block = []
-    for name in names:
-        if not name.startswith(prefix + "__"):
-            break
-        block.append(name[len(prefix) + 2 :])
-    return block if 0 < len(block) < n_features else None
-
-
-def resolve_zero_shot(estimator, n_features, y_classes, feature_names=None):
-    """``(n_zero_shot, labels)`` of ``X``'s leading zero-shot columns; ``labels`` is None when unknown.
-
-    In order: ``zero_shot_classes``; the union's feature names (``zs__<class>``);
-    else ``n_zero_shot`` columns that are ``y``'s classes in sorted order when
-    there are as many (``"auto"``), unknown otherwise. Shared by
-    :class:`LateFusionClassifier` and :class:`~sklearn_zsfuse.LateFusionClassifierCV`.
-    """
-    count = estimator.n_zero_shot
-    names = _zero_shot_names(feature_names, n_features)
-    if estimator.zero_shot_classes is not None:
-        labels = _labels_array(estimator.zero_shot_classes)
-        if labels.ndim != 1 or len(labels) < 1:
-            raise ValueError("zero_shot_classes must be a non-empty 1-D list of labels, one per zero-shot column.")
-        if len(set(labels.tolist())) != len(labels):
-            raise ValueError(f"zero_shot_classes holds a label twice: {labels.tolist()}.")
-        if count != "auto" and int(count) != len(labels):
-            raise ValueError(
-                f"n_zero_shot={count} but zero_shot_classes names {len(labels)} columns; give one of them "
-                "or make them agree."
-            )
-        if names is not None and names != [str(c) for c in labels.tolist()]:
-            raise ValueError(
-                f"zero_shot_classes={labels.tolist()} but X's zero-shot columns are named "
-                f"{names}: they must list the same classes in the same order."
-            )
-        return len(labels), labels
-    if names is not None and (count == "auto" or int(count) == len(names)):
-        lookup = {str(c): c for c in np.asarray(y_classes).tolist()}
-        labels = [lookup.get(name, name) for name in names]
-        if _has_str(labels) and not _has_str(y_classes):
-            raise ValueError(
-                f"X's zero-shot columns are named {names}, which are not all labels of y "
-                f"{np.asarray(y_classes).tolist()}; pass zero_shot_classes=[...] to say which class each is."
-            )
-        return len(labels), _labels_array(labels)
-    n_classes = len(y_classes)
-    n = n_classes if count == "auto" else int(count)
-    return n, (np.asarray(y_classes) if n == n_classes else None)
-
-
-def _class_union(y_classes, labels) -> np.ndarray:
-    if labels is None or set(labels.tolist()) <= set(np.asarray(y_classes).tolist()):
-        return np.asarray(y_classes)
-    if _has_str(labels) != _has_str(y_classes):
-        raise ValueError(
-            f"zero_shot_classes {labels.tolist()} and the labels of y {np.asarray(y_classes).tolist()} are of "
-            "different types (text vs numbers); use the same labels in both."
-        )
-    return np.unique(np.concatenate([np.asarray(y_classes), labels]))
+__all__ = ["LateFusionClassifier"]
 
 
 def _sample_weight_params(classifier, sample_weight) -> dict:
@@ -198,12 +65,16 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
     ``FeatureUnion`` of the two produces exactly this layout.
 
     Which class each zero-shot column is, is known independently of ``y``: from
-    ``zero_shot_classes`` (the scorer's ``classes_``; :func:`make_zsfuse_pipeline`
-    passes them when the scorer has fixed ``classes=``), else from pandas column
-    names ``zs__<class>`` (``set_output(transform="pandas")`` on the union), else
-    (``n_zero_shot="auto"``) the columns are taken to be ``y``'s classes in sorted
-    order. The last guess is wrong when the scorer scores a fixed label set and the
-    training clips lack one of its classes; give ``zero_shot_classes`` then.
+    ``zero_shot_classes`` (the scorer's ``classes_``), else from the scorer itself
+    (its ``transform`` output records its classes, and a ``FeatureUnion`` with numpy
+    output keeps that record: :mod:`~sklearn_zsfuse.estimators.zero_shot_columns`),
+    else from pandas column names ``zs__<class>`` (``set_output(transform="pandas")``
+    on the union); where two of these are there they must agree. Only a plain array
+    without ``zero_shot_classes`` leaves a guess (``n_zero_shot="auto"``): the columns
+    are taken to be ``y``'s classes in sorted order, which is wrong when the scorer
+    scores a fixed label set and the training clips lack one of its classes. At
+    ``predict``, zero-shot columns that record other classes than at ``fit`` (the
+    scorer refitted since) are refused.
 
     Parameters
     ----------
@@ -226,7 +97,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         ``FutureWarning`` on every fit).
     n_zero_shot : int or "auto", default="auto"
         Number of leading zero-shot columns; "auto": ``len(zero_shot_classes)``, or
-        the named block, or the number of classes in ``y``.
+        the scorer's recorded or named block, or the number of classes in ``y``.
     zero_shot_classes : array-like or None, default=None
         The label of each zero-shot column, in column order (the scorer's
         ``classes_``). Weighted fusion needs every label of ``y`` among them.
@@ -316,34 +187,13 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
-        check_no_missing_labels(y)
-        X, y = validate_data(self, X, y)
-        check_classification_targets(y)
-        y_classes = np.unique(y)
-        if len(y_classes) < 2:
-            raise ValueError(
-                f"y holds a single class, {y_classes.tolist()[0]!r} ({len(y)} samples): the fusion "
-                "classifier needs at least two classes to train. In cross-validation this means a "
-                "training fold holds only this class; use a stratified splitter (StratifiedKFold, "
-                "StratifiedGroupKFold) or check how the folds are made."
-            )
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
-        self.n_zero_shot_, self.zero_shot_classes_ = resolve_zero_shot(
-            self, X.shape[1], y_classes, getattr(self, "feature_names_in_", None)
-        )
+        data = check_fit_input(self, X, y, sample_weight)
+        X, y, sample_weight, y_classes = data.X, data.y, data.sample_weight, data.y_classes
+        self.n_zero_shot_, self.zero_shot_classes_ = data.n_zero_shot, data.zero_shot_classes
         labels = self.zero_shot_classes_
         if self.method == "weighted" or self.temperature == "fit":
             self._check_labels_scored(y_classes, labels)
-        if X.shape[1] <= self.n_zero_shot_:
-            raise ValueError(
-                f"X has {X.shape[1]} feature(s) but the first {self.n_zero_shot_} are zero-shot "
-                "scores: no embedding columns are left for the classifier. Pass "
-                "[zero-shot scores | embedding], e.g. from a FeatureUnion of ALMZeroShotScorer "
-                "and FMEmbedder."
-            )
-        self.classes_ = _class_union(y_classes, labels)
-        self._index_ = {c: i for i, c in enumerate(self.classes_.tolist())}
+        self.classes_ = class_union(y_classes, labels)
         zs, emb = self._split(X)
         if self.temperature == "fit":
             self.temperature_ = fit_temperature(zs, y, labels, sample_weight)
@@ -363,9 +213,8 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
             fit_params = {} if sample_weight is None else _sample_weight_params(base, sample_weight)
         self.classifier_ = clone(base).fit(features, y, **fit_params)
         # The classifier's columns within ours (it never sees a class missing from y).
-        self._columns_ = np.asarray([self._index_[c] for c in self.classifier_.classes_.tolist()])
-        if labels is not None:
-            self._zs_columns_ = np.asarray([self._index_[c] for c in labels.tolist()])
+        index = {c: i for i, c in enumerate(self.classes_.tolist())}
+        self._columns_ = np.asarray([index[c] for c in self.classifier_.classes_.tolist()])
         return self
 
     def _check_labels_scored(self, y_classes, labels):
@@ -391,17 +240,15 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
     def _classifier_proba(self, features):
         proba = np.zeros((features.shape[0], len(self.classes_)))
         proba[:, self._columns_] = self.classifier_.predict_proba(features)
-        return _renormalise(proba)
+        return renormalise(proba)
 
-    def _zero_shot_proba(self, zs, temperature):
+    def _zero_shot_proba(self, zs):
         if self.zero_shot_classes_ is None:
             raise ValueError(
                 "The zero-shot columns' classes are unknown (n_zero_shot differs from the number of classes and "
                 "no zero_shot_classes were given), so their probabilities cannot be placed in classes_."
             )
-        logits = np.full((zs.shape[0], len(self.classes_)), -np.inf)
-        logits[:, self._zs_columns_] = np.asarray(zs, dtype=np.float64) / float(temperature)
-        return softmax(logits)
+        return zero_shot_probabilities(zs, self.zero_shot_classes_, self.classes_, self.temperature_)
 
     def zero_shot_proba(self, X):
         """The zero-shot branch alone: ``softmax(zs / temperature_)`` in ``classes_`` columns, float64.
@@ -411,19 +258,19 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         (:func:`sklearn_zsfuse.evaluation.metrics.expected_calibration_error`).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        return self._zero_shot_proba(self._split(X)[0], self.temperature_)
+        X = check_predict_input(self, X, self)
+        return self._zero_shot_proba(self._split(X)[0])
 
     def predict_proba(self, X):
         """Fused class probabilities, float64, each row summing to 1 within float64 rounding."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        X = check_predict_input(self, X, self)
         zs, emb = self._split(X)
         if self.method == "concat":
             return self._classifier_proba(self._concat_features(zs, emb))
         w = float(self.weight)
         # Skip the branch with zero weight so 0 and 1 reproduce each system exactly.
-        p_zs = None if w == 0.0 else self._zero_shot_proba(zs, self.temperature_)
+        p_zs = None if w == 0.0 else self._zero_shot_proba(zs)
         p_fm = None if w == 1.0 else self._classifier_proba(emb)
         return fuse_probabilities(p_zs, p_fm, w, self.space)
 

@@ -1,4 +1,4 @@
-"""Label checks shared by the classifiers: missing labels at fit, labels at score time that fit never saw."""
+"""Label checks shared by the estimators: missing or mixed-type labels at fit, labels at score time fit never saw."""
 
 from __future__ import annotations
 
@@ -22,6 +22,24 @@ def warn_unseen_labels(estimator, y, hint: str) -> None:
         UserWarning,
         stacklevel=3,
     )
+
+
+def check_labels(y, name: str = "y") -> None:
+    """The checks every estimator that takes labels runs on them, before anything converts them.
+
+    No missing label (:func:`check_no_missing_labels`), and one type for all:
+    strings and numbers cannot be sorted together, nor told apart once numpy turns
+    a list ``['angry', 1]`` into the strings ``['angry', '1']``.
+    """
+    if y is None:
+        return
+    check_no_missing_labels(y, name)
+    values = np.asarray(y, dtype=object).ravel().tolist()
+    if len({isinstance(v, str) for v in values}) > 1:
+        raise ValueError(
+            f"Mix of label input types (strings and numbers) in {name}: {values[:6]}; use one type "
+            "for all labels."
+        )
 
 
 def check_no_missing_labels(y, name: str = "y") -> None:

@@ -11,11 +11,12 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
-from ..arrays import l2_normalize
+from ..arrays import has_str as _has_str
+from ..arrays import l2_normalize, softmax
 from ..audio import prepare_clips
 from ..engine.adapters import ALMAudio, PromptText, alm_probe
 from ..engine.cache import caches, disk_cache
-from .label_checks import check_no_missing_labels, warn_unseen_labels
+from .label_checks import check_labels, warn_unseen_labels
 from .params import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS
 from .persistence import AudioModelMixin, check_same_behaviour, weights_id
 from .prompts import (
@@ -28,14 +29,9 @@ from .prompts import (
     warn_same_wording,
     warn_unused_class_prompts,
 )
+from .zero_shot_columns import ZeroShotColumns
 
-__all__ = ["ALMZeroShotScorer", "softmax"]
-
-
-def softmax(scores: np.ndarray) -> np.ndarray:
-    z = scores - scores.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+__all__ = ["ALMZeroShotScorer"]
 
 
 class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -223,11 +219,9 @@ class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, Base
         return self._record().encoder
 
     def _resolve_classes(self, y):
-        if y is not None:
-            check_no_missing_labels(y)
+        check_labels(y)
         if self.classes is not None:
-            check_no_missing_labels(self.classes, "classes")
-            _check_one_label_type(self.classes, "classes")
+            check_labels(self.classes, "classes")
             classes = np.unique(np.asarray(self.classes, dtype=object if _has_str(self.classes) else None))
             if len(classes) < 1:
                 raise ValueError("classes must hold at least one label.")
@@ -245,7 +239,6 @@ class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, Base
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D, got shape {y.shape}.")
-        _check_one_label_type(y, "y")
         return np.unique(y)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -343,7 +336,12 @@ class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, Base
         return int(self.random_state)
 
     def transform(self, X):
-        """Zero-shot scores (scaled cosine similarities), shape (n_clips, n_classes)."""
+        """Zero-shot scores (scaled cosine similarities), shape (n_clips, n_classes).
+
+        A float32 :class:`~sklearn_zsfuse.estimators.zero_shot_columns.ZeroShotColumns`:
+        an ndarray that also records ``classes_`` as its columns' classes, through a
+        numpy ``FeatureUnion``, for :class:`LateFusionClassifier`.
+        """
         check_is_fitted(self)
         clips = prepare_clips(X, self.sampling_rate)  # bad input fails before a model loads
         record = self._record()
@@ -353,7 +351,8 @@ class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, Base
             scores = audio @ self.text_embeddings_.T
         else:
             scores = np.nanmean(np.einsum("nd,ckd->nck", audio, self.text_embeddings_), axis=2)
-        return (self.logit_scale_ * scores).astype(np.float32)
+        # Columns that know their classes, so a fusion reads them by class, however the pipeline is built.
+        return ZeroShotColumns((self.logit_scale_ * scores).astype(np.float32), self.classes_)
 
     def decision_function(self, X):
         return self.transform(X)
@@ -382,17 +381,3 @@ class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, Base
         tags.input_tags.string = True
         tags.target_tags.required = False
         return tags
-
-
-def _check_one_label_type(labels, name) -> None:
-    """Strings and numbers cannot be sorted together (nor told apart as prompts: 3 vs '3')."""
-    values = np.asarray(labels, dtype=object).ravel().tolist()
-    if len({isinstance(v, str) for v in values}) > 1:
-        raise ValueError(
-            f"Mix of label input types (strings and numbers) in {name}: {values[:6]}; use one type "
-            "for all labels."
-        )
-
-
-def _has_str(values) -> bool:
-    return any(isinstance(v, str) for v in values)

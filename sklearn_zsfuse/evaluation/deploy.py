@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.base import clone
 
-from ..estimators.fusion import default_classifier
+from ..estimators.fusion_proba import default_classifier
 from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
 from .results import FUSIONS, SYSTEMS
 

@@ -6,7 +6,7 @@
 - ``zs_fuse+concat``: the scores concatenated with the embedding, the
   normalisation (column standardisation or per-clip layer norm) chosen.
 
-The choice is :func:`sklearn_zsfuse.estimators.fusion_cv.select_fusion`, the function
+The choice is :func:`sklearn_zsfuse.estimators.fusion_selection.select_fusion`, the function
 :class:`~sklearn_zsfuse.estimators.fusion_cv.LateFusionClassifierCV` makes its choice
 with: given the same training clips and inner splits, the protocol and the
 estimator choose the same fusion.
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..estimators.fusion import LateFusionClassifier
-from ..estimators.fusion_cv import fusion_candidates, select_fusion
+from ..estimators.fusion_selection import fusion_candidates, select_fusion
 from .metrics import unweighted_accuracy
 
 __all__ = ["FUSION_VARIANTS", "FittedFusion", "fit_fusion", "variant_candidates"]

@@ -22,9 +22,9 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 
+from ..arrays import softmax
 from ..estimators.calibration import fit_temperature
-from ..estimators.fusion import default_classifier
-from ..estimators.zero_shot import softmax
+from ..estimators.fusion_proba import default_classifier
 from .compare import paired_comparison
 from .features import Features, FeatureSet, ZeroShotFeatures
 from .fusion_select import FUSION_VARIANTS, fit_fusion

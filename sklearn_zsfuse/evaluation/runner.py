@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..estimators.fusion import default_classifier
+from ..estimators.fusion_proba import default_classifier
 from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
 from .features import compute_feature_set
 from .grid import Grid
