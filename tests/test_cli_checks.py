@@ -16,12 +16,12 @@ from sklearn_zsfuse.cli import main
 def no_encoding(monkeypatch):
     """Fail the test if any model encodes a clip or the evaluation starts."""
     import sklearn_zsfuse.engine as engine
-    import sklearn_zsfuse.evaluation as evaluation
+    import sklearn_zsfuse.evaluation.runner as runner
 
     def refuse(*args, **kwargs):
         raise AssertionError("encoding started before the arguments were checked")
 
-    monkeypatch.setattr(evaluation, "compute_features", refuse)
+    monkeypatch.setattr(runner, "compute_feature_set", refuse)
     monkeypatch.setattr(engine, "run", refuse)  # every encode of either branch goes through it
 
 

@@ -46,8 +46,10 @@ def as_study(evaluation):
     if not isinstance(evaluation, Evaluation):
         raise TypeError(f"write_report takes a Study or an Evaluation, got {type(evaluation).__name__}.")
     alm = str(evaluation.config.get("alm") or "ALM")
-    fm = str(evaluation.config.get("fm") or "specialist")
-    has_zs, has_fm = "zero_shot" in evaluation.systems, "specialist" in evaluation.systems
+    from ..evaluation.systems import SPECIALIST, ZERO_SHOT
+
+    fm = str(evaluation.config.get("fm") or SPECIALIST.name)
+    has_zs, has_fm = ZERO_SHOT.name in evaluation.systems, SPECIALIST.name in evaluation.systems
     return Study(
         dataset=evaluation.dataset, classes=evaluation.classes, alms=[alm] if has_zs else [],
         fms=[fm] if has_fm else [], alm_runs={alm: evaluation} if has_zs and not has_fm else {},
@@ -155,10 +157,10 @@ def sections(study) -> list:
                      f"{_dropped(x['test_dropped'])}")
     out.append((2, "Run", "facts", facts))
     if len(study.pairs) > 1:
-        from ..evaluation import FUSIONS
+        from ..evaluation.systems import fusions
 
-        for system in FUSIONS:
-            out.append((2, f"Summary: {system} UA (%), ALM x specialist", "table", study.grid_rows(system)))
+        for system in fusions():
+            out.append((2, f"Summary: {system.name} UA (%), ALM x specialist", "table", study.grid_rows(system.name)))
     for model, header, rows in study.layer_rows():
         out.append((2, f"Layer sweep: {model}", "table", (header, rows)))
     for title, run in study.tables():
@@ -346,6 +348,8 @@ def plot_reliability(evaluation, path) -> Path:
 
 def plot_layer_sweep(study, path) -> Path:
     """UA against the specialist's layer: the specialist alone and ZS-Fuse with each ALM."""
+    from ..evaluation.systems import SPECIALIST
+
     sweep = study.layer_sweep()
     fig = _figure(figsize=(6.4, 4.2))
     ax = fig.subplots()
@@ -354,7 +358,7 @@ def plot_layer_sweep(study, path) -> Path:
         xs = [layer for layer, _ in numeric]
         prefix = f"{model}: " if len(sweep) > 1 else ""
         for column in rows[0][1]:
-            label = prefix + ("specialist" if column == "specialist" else f"ZS-Fuse with {column}")
+            label = prefix + (column if column == SPECIALIST.name else f"ZS-Fuse with {column}")
             line = ax.plot(xs, [100 * cells[column] for _, cells in numeric], marker="o", label=label)
             mean = [cells[column] for layer, cells in rows if layer == "all"]
             if mean:
