@@ -344,15 +344,15 @@ def test_cache_summary_counts_are_per_encoder_and_never_negative(monkeypatch, tm
 def test_n_workers_reaches_both_estimators_from_the_pipeline_and_the_cli(capsys):
     from sklearn_zsfuse import make_zsfuse_pipeline
     from sklearn_zsfuse.cli import build_parser
-    from sklearn_zsfuse.cli.common import _estimator_params
+    from sklearn_zsfuse.cli.common import estimator_params
 
     pipe = make_zsfuse_pipeline(n_workers=3)
     assert pipe.get_params()["features__zs__n_workers"] == pipe.get_params()["features__fm__n_workers"] == 3
     parser = build_parser()
     for command in (["embed", "--fm", "egemaps", "a.wav", "--out", "x.npy"], ["evaluate", "--dataset", "ravdess", "--root", "r"]):
         args = parser.parse_args([*command, "--workers", "3"])
-        assert _estimator_params(args, parser)["n_workers"] == 3
-        assert "n_workers" not in _estimator_params(parser.parse_args(command), parser)
+        assert estimator_params(args)["n_workers"] == 3
+        assert "n_workers" not in estimator_params(parser.parse_args(command))
     assert parser.parse_args(["predict", "m.joblib", "a.wav", "--workers", "2"]).workers == 2
     with pytest.raises(SystemExit) as exit_info:
         parser.parse_args(["embed", "--fm", "egemaps", "a.wav", "--out", "x.npy", "--workers", "0"])

@@ -16,12 +16,12 @@ from sklearn_zsfuse.cli import main
 def no_encoding(monkeypatch):
     """Fail the test if any model encodes a clip or the evaluation starts."""
     import sklearn_zsfuse.engine as engine
-    import sklearn_zsfuse.evaluation as evaluation
+    import sklearn_zsfuse.evaluation.runner as runner
 
     def refuse(*args, **kwargs):
         raise AssertionError("encoding started before the arguments were checked")
 
-    monkeypatch.setattr(evaluation, "compute_features", refuse)
+    monkeypatch.setattr(runner, "compute_feature_set", refuse)
     monkeypatch.setattr(engine, "run", refuse)  # every encode of either branch goes through it
 
 
@@ -231,10 +231,11 @@ def test_predict_on_a_file_that_is_no_model(kind, tmp_path, capsys, some_clip):
 def test_an_unexpected_error_is_one_line_unless_debug(monkeypatch, tmp_path, capsys, some_clip):
     import sklearn_zsfuse.cli as cli
 
-    def broken(args, parser):
+    def broken(plan):
         raise RuntimeError("something inside broke")
 
-    monkeypatch.setitem(cli.COMMANDS, "predict", broken)
+    monkeypatch.setattr(cli.predict, "check", lambda args: None)
+    monkeypatch.setattr(cli.predict, "run", broken)
     rc, err = _run(["predict", str(tmp_path / "m.joblib"), some_clip], capsys)
     assert rc == 1
     line = _one_line(err)
@@ -311,12 +312,13 @@ def test_warnings_are_one_line_each_and_shown_once(monkeypatch, tmp_path, capsys
 
     import sklearn_zsfuse.cli as cli
 
-    def noisy(args, parser):
+    def noisy(plan):
         for _ in range(3):
             w.warn("the same thing\nover two lines", UserWarning)
         return 0
 
-    monkeypatch.setitem(cli.COMMANDS, "predict", noisy)
+    monkeypatch.setattr(cli.predict, "check", lambda args: None)
+    monkeypatch.setattr(cli.predict, "run", noisy)
     filters = list(w.filters)
     assert main(["predict", str(tmp_path / "m.joblib"), some_clip, "-q"]) == 0
     assert _one_line(capsys.readouterr().err) == "zsfuse predict: UserWarning: the same thing; over two lines"

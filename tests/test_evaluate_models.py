@@ -94,12 +94,14 @@ def test_estimator_params_go_only_to_the_estimator_that_takes_them(small_csv, ti
     from sklearn_zsfuse.datasets import load_corpus
     from sklearn_zsfuse.estimators.embedding import FMEmbedder
     from sklearn_zsfuse.evaluation import Grid, evaluate
-    from sklearn_zsfuse.evaluation.features import route_estimator_params
+    from sklearn_zsfuse.estimators.pipeline import route_params
 
-    alm, fm = route_estimator_params({"layer": 1, "cache_dir": None, "audio_repeats": 1})
+    alm, fm = route_params({"layer": 1, "cache_dir": None, "audio_repeats": 1})
     assert fm == {"layer": 1, "cache_dir": None} and alm == {"cache_dir": None, "audio_repeats": 1}
     with pytest.raises(ValueError, match=r"\['leyer'\] is not a parameter of ALMZeroShotScorer or FMEmbedder"):
-        route_estimator_params({"leyer": 1})
+        route_params({"leyer": 1})
+    with pytest.raises(ValueError, match=r"\['leyer'\] is not a parameter of ALMZeroShotScorer or FMEmbedder"):
+        evaluate(load_corpus("csv", small_csv), alm=tiny_clap, estimator_params={"leyer": 1})
     corpus = load_corpus("csv", small_csv)
     grid = Grid(audio_repeats=(1,), text_repeats=(1,), weights=(0, 1))
     study = evaluate(corpus, alm=tiny_clap, fm=tiny_wavlm, estimator_params={"layer": 1}, grid=grid, device="cpu")
@@ -192,11 +194,12 @@ def check_acceptance(root, alms, fms, out, grid=("na=1,2", "nt=1,2", "w=0,0.25,0
 
 def test_every_fusion_row_deploys_with_the_settings_chosen_on_all_clips(small_csv, tiny_clap, tiny_wavlm):
     from sklearn_zsfuse.datasets import load_corpus
-    from sklearn_zsfuse.evaluation import FUSIONS, Grid, compute_features, final_model, select_final
+    from sklearn_zsfuse.evaluation import FUSIONS, Grid, compute_feature_set, final_model, select_final
 
     corpus = load_corpus("csv", small_csv)
     grid = Grid(audio_repeats=(1,), text_repeats=(1,), weights=(0, 0.5, 1))
-    features = compute_features(corpus.paths, corpus.classes, alm=tiny_clap, fm=tiny_wavlm, grid=grid, device="cpu")
+    features = compute_feature_set(corpus.paths, corpus.classes, alms=[tiny_clap], fms=[tiny_wavlm], grid=grid,
+                                   device="cpu").pair(tiny_clap, tiny_wavlm)
     for system in FUSIONS:
         params = select_final(features, corpus.labels, corpus.folds, corpus.speakers, classes=corpus.classes,
                               grid=grid, system=system)

@@ -8,7 +8,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_zsfuse import evaluation as ev
-from sklearn_zsfuse.evaluation import SYSTEMS, Features, Grid, inner_splits, run_protocol
+from sklearn_zsfuse.evaluation import SYSTEMS, Features, FeatureSet, Grid, inner_splits, run_study
+
+
+def one_pair(features: Features, labels, folds, speakers, **kwargs):
+    """run_study on one ALM's and one specialist's features (either may be None): the table of the pair."""
+    return run_study(FeatureSet.from_features(features), labels, folds, speakers, **kwargs).primary
 
 
 class SpyClassifier(ClassifierMixin, BaseEstimator):
@@ -59,7 +64,7 @@ def test_amplification_is_chosen_on_training_folds_only():
     steady = logits_for(labels, rng.random(len(labels)) < 0.75)  # ~75 % right everywhere
     tempting = logits_for(labels, folds == 1)  # perfect on fold 1, always wrong elsewhere
     features = Features(embeddings=None, zero_shot=steady, ensemble={(1, 1): steady, (2, 1): tempting})
-    result = run_protocol(features, labels, folds, speakers, grid=Grid(audio_repeats=(1, 2), text_repeats=(1,)))
+    result = one_pair(features, labels, folds, speakers, grid=Grid(audio_repeats=(1, 2), text_repeats=(1,)))
     chosen = {r["fold"]: tuple(r["chosen"]) for r in result.selection["amplification"]}
     # A selection that peeked at test fold 1 would take (2, 1) there: it is perfect on it.
     assert chosen == {1: (1, 1), 2: (1, 1), 3: (1, 1)}
@@ -72,7 +77,7 @@ def test_fusion_weight_is_chosen_on_training_folds_only():
     labels, folds, speakers, emb = toy()
     zs = logits_for(labels, folds == 1)  # zero-shot perfect on fold 1 only, wrong on the training folds
     features = Features(embeddings=emb[:, 1:], zero_shot=zs, ensemble={(1, 1): zs})
-    result = run_protocol(features, labels, folds, speakers, grid=Grid(audio_repeats=(1,), text_repeats=(1,)))
+    result = one_pair(features, labels, folds, speakers, grid=Grid(audio_repeats=(1,), text_repeats=(1,)))
     w1 = result.selection["weight"][0]
     assert w1["fold"] == 1
     assert w1["chosen"] < 0.5  # training folds say: trust the specialist
@@ -108,8 +113,8 @@ def test_no_clip_of_the_test_fold_is_fitted_on_or_used_to_select(monkeypatch):
     monkeypatch.setattr(ev.protocol, "inner_splits", spy_inner_splits)
     monkeypatch.setattr(LateFusionClassifier, "fit", spy_fit)
     SpyClassifier.fitted_on, SpyClassifier.width = [], emb.shape[1]
-    run_protocol(features, labels, folds, speakers, grid=Grid(audio_repeats=(1, 2), text_repeats=(1, 2)),
-                 classifier=SpyClassifier(), log=log)
+    one_pair(features, labels, folds, speakers, grid=Grid(audio_repeats=(1, 2), text_repeats=(1, 2)),
+             classifier=SpyClassifier(), log=log)
     assert len(calls) == 3
     for (train, splits), k in zip(calls, (1, 2, 3)):
         test = set(np.flatnonzero(folds == k))
@@ -150,8 +155,8 @@ def test_table_json_schema_and_plots(tmp_path):
     labels, folds, speakers, emb = toy()
     zs = logits_for(labels, np.random.default_rng(3).random(len(labels)) < 0.6)
     features = Features(embeddings=emb[:, 1:], zero_shot=zs, ensemble={(1, 1): zs, (2, 1): zs[:, ::-1]})
-    result = run_protocol(features, labels, folds, speakers, grid=Grid(audio_repeats=(1, 2), text_repeats=(1,)),
-                          dataset="toy")
+    result = one_pair(features, labels, folds, speakers, grid=Grid(audio_repeats=(1, 2), text_repeats=(1,)),
+                      dataset="toy")
     assert list(result.systems) == list(SYSTEMS)
     table = result.table()
     assert table.splitlines()[0] == "| system | UA (%) | WA (%) | F1 (%) |"
@@ -176,16 +181,16 @@ def test_table_json_schema_and_plots(tmp_path):
 
 def test_specialist_only_and_zero_shot_only_runs():
     labels, folds, speakers, emb = toy()
-    only_fm = run_protocol(Features(embeddings=emb[:, 1:], zero_shot=None), labels, folds, speakers)
+    only_fm = one_pair(Features(embeddings=emb[:, 1:], zero_shot=None), labels, folds, speakers)
     assert list(only_fm.systems) == ["specialist"]
     zs = logits_for(labels, np.ones(len(labels), dtype=bool))
-    only_zs = run_protocol(Features(embeddings=None, zero_shot=zs, ensemble={(1, 1): zs}), labels, folds, speakers,
-                           grid=Grid(audio_repeats=(1,), text_repeats=(1,)))
+    only_zs = one_pair(Features(embeddings=None, zero_shot=zs, ensemble={(1, 1): zs}), labels, folds, speakers,
+                       grid=Grid(audio_repeats=(1,), text_repeats=(1,)))
     assert list(only_zs.systems) == [s for s in SYSTEMS if s.startswith("zero_shot")]
     assert only_zs.systems["zero_shot"].summary["ua"] == 1.0
     # With both branches the specialist is read from the fused model at weight 0: the same predictions.
-    both = run_protocol(Features(embeddings=emb[:, 1:], zero_shot=zs, ensemble={(1, 1): zs}), labels, folds, speakers,
-                        grid=Grid(audio_repeats=(1,), text_repeats=(1,)))
+    both = one_pair(Features(embeddings=emb[:, 1:], zero_shot=zs, ensemble={(1, 1): zs}), labels, folds, speakers,
+                    grid=Grid(audio_repeats=(1,), text_repeats=(1,)))
     np.testing.assert_array_equal(both.systems["specialist"].predictions, only_fm.systems["specialist"].predictions)
     assert both.systems["specialist"].folds[0]["ua"] == only_fm.systems["specialist"].folds[0]["ua"]
 
@@ -198,17 +203,17 @@ def test_grid_validation():
     assert Grid(audio_repeats=(3, 1, 1)).audio_repeats == (1, 3)
 
 
-def test_compute_features_runs_the_branches_concurrently_with_the_same_result(tiny_clap, sine_clips):
+def test_compute_feature_set_runs_the_branches_concurrently_with_the_same_result(tiny_clap, sine_clips):
     pytest.importorskip("opensmile")
     from sklearn_zsfuse import clear_caches
-    from sklearn_zsfuse.evaluation import compute_features
+    from sklearn_zsfuse.evaluation import compute_feature_set
 
     waves, sr = sine_clips
-    kwargs = dict(alm=tiny_clap, fm="egemaps", grid=Grid(audio_repeats=(1, 2), text_repeats=(1,)), device="cpu",
+    kwargs = dict(alms=[tiny_clap], fms=["egemaps"], grid=Grid(audio_repeats=(1, 2), text_repeats=(1,)), device="cpu",
                   estimator_params={"sampling_rate": sr})
-    together = compute_features(waves, ["a", "b"], concurrent=True, **kwargs)
+    together = compute_feature_set(waves, ["a", "b"], concurrent=True, **kwargs).pair(tiny_clap, "egemaps")
     clear_caches()
-    apart = compute_features(waves, ["a", "b"], concurrent=False, **kwargs)
+    apart = compute_feature_set(waves, ["a", "b"], concurrent=False, **kwargs).pair(tiny_clap, "egemaps")
     np.testing.assert_array_equal(together.embeddings, apart.embeddings)
     np.testing.assert_array_equal(together.zero_shot, apart.zero_shot)
     assert together.ensemble.keys() == apart.ensemble.keys() == {(1, 1), (2, 1)}
@@ -226,8 +231,8 @@ def test_a_training_part_without_some_class_still_fuses_by_label():
     zs = np.zeros((len(labels), 3))
     zs[np.arange(len(labels)), np.searchsorted(["a", "b", "c"], labels)] = 5.0  # perfect zero-shot
     features = Features(embeddings=emb[:, 1:], zero_shot=zs, ensemble={(1, 1): zs})
-    result = run_protocol(features, labels, folds, speakers, grid=Grid(audio_repeats=(1,), text_repeats=(1,),
-                                                                       weights=(1.0,)))
+    result = one_pair(features, labels, folds, speakers, grid=Grid(audio_repeats=(1,), text_repeats=(1,),
+                                                                   weights=(1.0,)))
     fold1 = {s: r.folds[0] for s, r in result.systems.items()}
     assert fold1["zs_fuse"]["ua"] == 1.0  # weight 1 = the zero-shot columns, read by label
     assert fold1["zs_fuse"]["confusion_matrix"][2][2] == int(np.sum(labels == "c"))

@@ -15,11 +15,10 @@ from sklearn_zsfuse.evaluation import (
     ZeroShotFeatures,
     paired_comparison,
     plan_folds,
-    run_protocol,
     run_study,
 )
 
-from test_evaluation import logits_for, toy
+from test_evaluation import logits_for, one_pair, toy
 
 GRID = Grid(audio_repeats=(1, 2), text_repeats=(1,), weights=(0, 0.5, 1))
 
@@ -64,8 +63,8 @@ def test_calibration_lowers_ece_of_an_overconfident_zero_shot_branch():
     labels, folds, speakers, emb = toy()
     rng = np.random.default_rng(0)
     zs = 40 * logits_for(labels, rng.random(len(labels)) < 0.7)  # 70 % right, ~100 % confident
-    result = run_protocol(Features(emb[:, 1:], zs, {(1, 1): zs}), labels, folds, speakers,
-                          grid=Grid(audio_repeats=(1,), text_repeats=(1,)))
+    result = one_pair(Features(emb[:, 1:], zs, {(1, 1): zs}), labels, folds, speakers,
+                      grid=Grid(audio_repeats=(1,), text_repeats=(1,)))
     c = result.calibration
     assert c["ece_before"] > 0.2 and c["ece_after"] < c["ece_before"] / 2
     assert len(c["temperatures"]) == 3 and all(t > 1 for t in c["temperatures"])
@@ -80,8 +79,8 @@ def test_calibration_lowers_ece_of_an_overconfident_zero_shot_branch():
 def test_each_fusion_row_has_its_own_selection():
     labels, folds, speakers, emb = toy()
     zs = logits_for(labels, np.random.default_rng(1).random(len(labels)) < 0.7)
-    result = run_protocol(Features(emb[:, 1:], zs, {(1, 1): zs}), labels, folds, speakers,
-                          grid=Grid(audio_repeats=(1,), text_repeats=(1,)))
+    result = one_pair(Features(emb[:, 1:], zs, {(1, 1): zs}), labels, folds, speakers,
+                      grid=Grid(audio_repeats=(1,), text_repeats=(1,)))
     fusion = result.selection["fusion"]
     assert set(fusion) == set(FUSIONS)
     for row in result.systems["zs_fuse+concat"].folds:
@@ -102,7 +101,7 @@ def test_late_fusion_classifier_cv_equals_the_evaluation_protocols_choice_on_the
     rng = np.random.default_rng(4)
     zs = logits_for(labels, rng.random(len(labels)) < 0.65) + rng.normal(0, 1.0, (len(labels), 2))
     grid = Grid(audio_repeats=(1,), text_repeats=(1,))
-    result = run_protocol(Features(emb[:, 1:], zs, {(1, 1): zs}), labels, folds, speakers, grid=grid)
+    result = one_pair(Features(emb[:, 1:], zs, {(1, 1): zs}), labels, folds, speakers, grid=grid)
     X = np.hstack([zs, emb[:, 1:]])
     for fold in plan_folds(labels, folds, speakers):
         for name, options in (
@@ -143,8 +142,8 @@ def test_paired_comparison_is_seeded_leaves_global_rngs_alone_and_counts_discord
 def test_the_pair_table_compares_every_fusion_with_the_specialist_on_the_same_clips():
     labels, folds, speakers, emb = toy()
     zs = logits_for(labels, np.random.default_rng(2).random(len(labels)) < 0.7)
-    result = run_protocol(Features(emb[:, 1:], zs, {(1, 1): zs}), labels, folds, speakers,
-                          grid=Grid(audio_repeats=(1,), text_repeats=(1,)))
+    result = one_pair(Features(emb[:, 1:], zs, {(1, 1): zs}), labels, folds, speakers,
+                      grid=Grid(audio_repeats=(1,), text_repeats=(1,)))
     assert set(result.comparison) == set(FUSIONS)
     c = result.comparison["zs_fuse"]
     fused, spec = result.systems["zs_fuse"].predictions, result.systems["specialist"].predictions
@@ -157,8 +156,8 @@ def test_the_pair_table_compares_every_fusion_with_the_specialist_on_the_same_cl
 def test_per_class_recall_pools_the_test_clips_of_every_fold():
     labels, folds, speakers, emb = toy()
     zs = logits_for(labels, np.random.default_rng(3).random(len(labels)) < 0.6)
-    result = run_protocol(Features(emb[:, 1:], zs, {(1, 1): zs}), labels, folds, speakers,
-                          grid=Grid(audio_repeats=(1,), text_repeats=(1,)))
+    result = one_pair(Features(emb[:, 1:], zs, {(1, 1): zs}), labels, folds, speakers,
+                      grid=Grid(audio_repeats=(1,), text_repeats=(1,)))
     for name, res in result.systems.items():
         expected = recall_score(labels, res.predictions.astype(str), labels=["a", "b"], average=None)
         assert list(result.per_class_recall(name).values()) == pytest.approx(list(expected)), name

@@ -5,10 +5,14 @@
     zsfuse predict MODEL.joblib FILE... [--format csv|json]
     zsfuse embed (--fm ID|PATH|egemaps | --alm ID|PATH) (FILE... | --dataset NAME --root DIR) --out X.npy|X.parquet
 
-Every argument and every model path is checked before any clip is read (``CHECKS``);
-a user's mistake is one line on stderr and exit status 2, anything else one line and
-status 1; ``--debug`` shows the traceback instead. One progress display covers the
-whole run (:mod:`sklearn_zsfuse.reporting.progress`).
+Each command is a module (``evaluate``, ``predict``, ``embed``) with
+``add_parser(sub)``, ``check(args) -> Plan`` and ``run(plan) -> int``: the check
+reads every option once, checks every model path and loads the corpus before any
+clip is read; the run does the work under one progress display
+(:mod:`sklearn_zsfuse.reporting.progress`). A user's mistake (the types of
+:func:`.errors.user_errors`) is one line on stderr and exit status 2; anything
+else, a ValueError from inside the package included, one line and status 1;
+``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -17,28 +21,28 @@ import contextlib
 import sys
 import warnings
 
-from .embed import _check_embed, _embed
-from .evaluate import _check_evaluate, _evaluate
-from .options import build_parser
+from .errors import UsageError, user_errors
+from .options import COMMANDS, build_parser
 from .parsing import one_line
-from .predict import _check_predict, _predict
 
 __all__ = ["build_parser", "main"]
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    parser = args.command_parser  # its errors read "zsfuse evaluate: error: ..."
+    command = COMMANDS[args.command]
     try:
         with _one_line_warnings(args.command):
-            CHECKS[args.command](args, parser)  # every argument and model: before any clip is read
+            plan = command.check(args)  # every argument, model and corpus: before any clip is read
             with _run_display(args):
-                return COMMANDS[args.command](args, parser)
+                return command.run(plan)
     except KeyboardInterrupt:
         if args.debug:
             raise
         print(f"zsfuse {args.command}: interrupted", file=sys.stderr)
         return 130
+    except UsageError as exc:
+        args.command_parser.error(str(exc))  # one line, "(see zsfuse CMD --help)", exit status 2
     except Exception as exc:
         if args.debug:
             raise
@@ -46,10 +50,8 @@ def main(argv=None) -> int:
 
 
 def _report(command: str, exc: Exception) -> int:
-    """One line on stderr; 2 for a user's mistake (a bad file, model, corpus or value), else 1."""
-    from ..encoders import MissingExtraError
-
-    if isinstance(exc, (ValueError, OSError, MissingExtraError)):
+    """One line on stderr; 2 for a user's mistake (a bad file, model, corpus or value), 1 for a bug."""
+    if isinstance(exc, user_errors()):
         print(f"zsfuse {command}: {one_line(exc)}", file=sys.stderr)
         return 2
     print(f"zsfuse {command}: unexpected {type(exc).__name__}: {one_line(exc)} (run again with --debug for "
@@ -92,12 +94,3 @@ def _run_display(args):
     with (quiet_library_bars() if quiet_libraries else contextlib.nullcontext()):
         with run_progress(sys.stderr, quiet=args.quiet):
             yield
-
-
-
-COMMANDS = {"evaluate": _evaluate, "predict": _predict, "embed": _embed}
-CHECKS = {"evaluate": _check_evaluate, "predict": _check_predict, "embed": _check_embed}
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -6,53 +6,61 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import UsageError
 from .parsing import Extend, device, positive_int, subset
 
 
-def _model_arg(value: str):
+def model_arg(value: str):
+    """A model option's value: ``none`` (no model of that kind) is None."""
     return None if value.strip().lower() == "none" else value
 
 
-def _models(values, option, parser) -> list:
+def models_given(values, option: str) -> list:
+    """The models of a list option (``--alm``/``--fm``), ``none`` left out; each at most once."""
     if values is None:
         return []
     if None in values and len(values) > 1:
-        parser.error(f"{option} none cannot be combined with models.")
-    return [v for v in values if v is not None]
+        raise UsageError(f"{option} none cannot be combined with models.")
+    models = [v for v in values if v is not None]
+    for model in models:
+        if models.count(model) > 1:
+            raise UsageError(f"{option} {model!r} is given twice.")
+    return models
 
 
-
-def _estimator_params(args, parser) -> dict:
+def estimator_params(args) -> dict:
+    """The estimators' parameters that the runtime options set (``--dtype``, ``--workers``, ``--cache-dir``)."""
     params = {"dtype": args.dtype}
-    if getattr(args, "workers", None) is not None:
+    if args.workers is not None:
         params["n_workers"] = args.workers
-    if getattr(args, "cache_dir", None) is not None:
+    if args.cache_dir is not None:
         params["cache_dir"] = str(args.cache_dir)
     return params
 
 
-def _log(args):
+def log_for(quiet: bool):
+    """Where a command's log lines go: the run's display (one line each), or nowhere with -q."""
     from ..reporting.progress import note
 
-    if args.quiet:
+    if quiet:
         return lambda message: None
-    return note  # through the run's display: one line each, never into its status line
+    return note  # through the run's display: never into its status line
 
 
-def _add_common_options(p):
+def add_common_options(p):
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress messages or bars (the libraries' bars included)")
     p.add_argument("--debug", action="store_true", help="on an error, show the Python traceback")
 
 
-DTYPES = ["float32", "bfloat16", "float16", "auto"]
+DTYPES = ("float32", "bfloat16", "float16", "auto",)
 DTYPE_HELP = (
     "the models' precision: bfloat16 about halves the time on GPUs and on CPUs with native bf16 "
     "(AVX512-BF16, AMX); auto picks it where native, else float32 (default: float32)"
 )
 
 
-def _add_runtime_options(p):
+def add_runtime_options(p):
     p.add_argument("--device", type=device, default="auto",
                    help="auto (CUDA when present), cpu, cuda, cuda:1, ... (default: auto)")
     p.add_argument("--batch-size", type=positive_int, default=8, help="clips per forward pass (default: 8)")
@@ -61,10 +69,10 @@ def _add_runtime_options(p):
                    help="on-disk embedding cache shared by runs and processes (default: memory only)")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="input threads decoding and resampling audio (default: the cores present)")
-    _add_common_options(p)
+    add_common_options(p)
 
 
-def _add_selection_options(p):
+def add_selection_options(p):
     p.add_argument("--subset", type=subset, action=Extend, metavar="KEY=V1,V2",
                    help="only the clips whose speaker, label or fold is one of the values, e.g. "
                    "--subset speaker=01,02 label=happy,sad (several: all must hold)", nargs="+")
@@ -73,8 +81,8 @@ def _add_selection_options(p):
                    "speakers, classes and folds stay represented (after --subset)")
 
 
-
-def _plan(passes: int) -> None:
+def announce_passes(passes: int) -> None:
+    """Tell the run's display how many encoding passes to expect (for its estimate of the time left)."""
     from ..reporting.progress import current_run
 
     run = current_run()
@@ -82,18 +90,18 @@ def _plan(passes: int) -> None:
         run.plan(passes)
 
 
-def _check_folder(path, option, parser) -> None:
+def check_folder(path, option) -> None:
     if path is not None and path.exists() and not path.is_dir():
-        parser.error(f"{option} {str(path)!r} is a file, not a folder.")
+        raise UsageError(f"{option} {str(path)!r} is a file, not a folder.")
 
 
-def _load_selected(args):
-    """The corpus of --dataset/--root, narrowed by --subset and --limit (via Corpus.subset)."""
+def load_selected(dataset: str, root, subsets, limit):
+    """The corpus ``dataset`` at ``root``, narrowed by --subset and --limit (via Corpus.subset)."""
     from ..datasets import CorpusError, load_corpus
 
-    corpus = load_corpus(args.dataset, args.root)
+    corpus = load_corpus(dataset, root)
     keep = np.ones(len(corpus), dtype=bool)
-    for key, values in args.subset or []:
+    for key, values in subsets or []:
         column = {"speaker": corpus.speakers, "label": corpus.labels, "fold": corpus.folds}[key]
         column = np.asarray([str(v) for v in column])
         unknown = sorted(set(values) - set(column))
@@ -102,8 +110,8 @@ def _load_selected(args):
                               f"(it has {sorted(set(column))[:20]}).")
         keep &= np.isin(column, values)
     index = np.flatnonzero(keep)
-    if args.limit is not None and args.limit < len(index):
-        index = _spread(index, corpus, args.limit)
+    if limit is not None and limit < len(index):
+        index = _spread(index, corpus, limit)
     return corpus if len(index) == len(corpus) else corpus.subset(index)
 
 
@@ -133,7 +141,7 @@ def _spread(index, corpus, limit: int) -> np.ndarray:
     return np.sort(np.asarray(chosen))
 
 
-def _check_corpus(corpus, command: str, *, needs_folds: bool = True) -> None:
+def check_corpus(corpus, command: str, *, needs_folds: bool = True) -> None:
     from ..datasets import CorpusError
 
     classes = [str(c) for c in corpus.classes]
@@ -142,5 +150,3 @@ def _check_corpus(corpus, command: str, *, needs_folds: bool = True) -> None:
                           f"{command} needs at least two.")
     if needs_folds and corpus.n_folds < 1:
         raise CorpusError(f"{corpus.name} has no test fold.")
-
-

@@ -1,90 +1,155 @@
-"""``zsfuse embed``: audio embeddings (specialist or ALM audio tower) to .npy or .parquet."""
+"""``zsfuse embed``: audio embeddings (specialist or ALM audio tower) to .npy or .parquet.
+
+``check(args)`` reads the options, checks the model and loads the corpus into a
+:class:`Plan`; ``run(plan)`` encodes the clips and writes the file.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 
-from .common import _check_folder, _estimator_params, _load_selected, _plan
+from .common import (
+    add_runtime_options,
+    add_selection_options,
+    announce_passes,
+    check_folder,
+    estimator_params,
+    load_selected,
+)
+from .errors import UsageError, UserInputError
+from .parsing import layer, positive_int
 
 
-def _check_embed(args, parser) -> None:
+def add_parser(sub):
+    from ..datasets import LOADERS
+
+    em = sub.add_parser("embed", help="write audio embeddings (specialist or ALM audio tower) to .npy or .parquet")
+    which = em.add_mutually_exclusive_group(required=True)
+    which.add_argument("--fm", help="speech model hub id or directory, or 'egemaps'")
+    which.add_argument("--alm", help="CLAP hub id or directory (normalised audio embeddings)")
+    em.add_argument("files", nargs="*", type=Path, help="audio files (or use --dataset and --root)")
+    em.add_argument("--dataset", choices=sorted(LOADERS), help="embed every clip of this corpus")
+    em.add_argument("--root", type=Path, help="the corpus folder, with --dataset")
+    em.add_argument("--layer", type=layer, nargs="+", default=[-1], metavar="LAYER",
+                    help="FM hidden state(s): one or more indices (0 = the front end, -1 = the last), or 'all' "
+                    "for their mean; several give one block of columns per layer, from one pass (default: -1)")
+    em.add_argument("--audio-repeats", type=positive_int, default=1, help="N_a for --alm (default: 1)")
+    em.add_argument("--out", required=True, type=Path, help="X.npy (plus X.paths.txt) or X.parquet")
+    add_selection_options(em)
+    add_runtime_options(em)
+    return em
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The model to run, the clips, and the file to write."""
+
+    fm: str | None  # a specialist (one of fm, alm)
+    alm: str | None  # or an ALM's audio tower
+    layers: list  # the specialist's hidden states, one block of columns each
+    audio_repeats: int
+    paths: list
+    columns: dict  # what the rows are, besides their path (with --dataset)
+    out: Path
+    device: str
+    batch_size: int
+    estimator_params: dict
+    quiet: bool
+
+
+def check(args) -> Plan:
+    """The output file, the model, the layers and the clips, before any clip is read."""
     from ..encoders.checks import check_alm, check_fm, check_fm_layers
 
     suffix = args.out.suffix.lower()
     if suffix not in (".npy", ".parquet"):
-        parser.error(f"--out {str(args.out)!r}: use a .npy or .parquet file name.")
+        raise UsageError(f"--out {str(args.out)!r}: use a .npy or .parquet file name.")
     if suffix == ".parquet":
         try:
             import pandas  # noqa: F401
             import pyarrow  # noqa: F401
         except ImportError:
-            parser.error("--out *.parquet needs pandas and pyarrow: pip install 'sklearn-zsfuse[parquet]'.")
+            raise UsageError(
+                "--out *.parquet needs pandas and pyarrow: pip install 'sklearn-zsfuse[parquet]'.") from None
     if args.out.is_dir():
-        parser.error(f"--out {str(args.out)!r} is a folder; give a file name.")
+        raise UsageError(f"--out {str(args.out)!r} is a folder; give a file name.")
     if args.dataset:
         if args.files or args.root is None:
-            parser.error("--dataset takes --root and no file arguments.")
+            raise UsageError("--dataset takes --root and no file arguments.")
     elif args.files:
         if args.subset or args.limit is not None or args.root is not None:
-            parser.error("--root, --subset and --limit go with --dataset, not with audio files.")
+            raise UsageError("--root, --subset and --limit go with --dataset, not with audio files.")
     else:
-        parser.error("give audio files, or --dataset and --root.")
-    _check_folder(args.cache_dir, "--cache-dir", parser)
+        raise UsageError("give audio files, or --dataset and --root.")
+    check_folder(args.cache_dir, "--cache-dir")
     if args.fm:
         if args.audio_repeats != 1:
-            parser.error("--audio-repeats is for --alm; the specialist (--fm) sees each clip once.")
+            raise UsageError("--audio-repeats is for --alm; the specialist (--fm) sees each clip once.")
         if len(args.layer) > 1 and "all" in args.layer:
-            parser.error("--layer all is the mean of every layer; give it alone, or list layer indices.")
+            raise UsageError("--layer all is the mean of every layer; give it alone, or list layer indices.")
         check_fm(args.fm, "--fm")
-        check_fm_layers(args.fm, args.layer, "--layer")
+        try:
+            check_fm_layers(args.fm, args.layer, "--layer")
+        except ValueError as exc:  # its one refusal: a layer the model's configuration does not have
+            raise UserInputError(str(exc)) from None
     else:
         if args.layer != [-1]:
-            parser.error("--layer is for --fm; the ALM's audio tower gives one embedding.")
+            raise UsageError("--layer is for --fm; the ALM's audio tower gives one embedding.")
         check_alm(args.alm, "--alm")
-
-
-def _embed(args, parser) -> int:
-    from ..estimators.embedding import FMEmbedder
-    from ..estimators.zero_shot import ALMZeroShotScorer
-
-    columns = {}  # what the rows are, besides their path (with --dataset)
+    columns = {}
     if args.dataset:
-        corpus = _load_selected(args)
+        corpus = load_selected(args.dataset, args.root, args.subset, args.limit)
         paths = list(corpus.paths)
         columns = {"label": corpus.labels, "speaker": corpus.speakers, "fold": corpus.folds}
     else:
         paths = [str(p) for p in args.files]
-    _plan(1)
-    common = dict(device=args.device, batch_size=args.batch_size, verbose=0 if args.quiet else 1,
-                  **_estimator_params(args, parser))
-    if args.fm and len(args.layer) == 1:
-        emb = FMEmbedder(args.fm, layer=args.layer[0], **common).fit(paths)
+    return Plan(fm=args.fm, alm=args.alm, layers=args.layer, audio_repeats=args.audio_repeats, paths=paths,
+                columns=columns, out=args.out, device=args.device, batch_size=args.batch_size,
+                estimator_params=estimator_params(args), quiet=args.quiet)
+
+
+def run(plan: Plan) -> int:
+    from ..estimators.embedding import FMEmbedder
+    from ..estimators.zero_shot import ALMZeroShotScorer
+
+    paths = plan.paths
+    announce_passes(1)
+    common = dict(device=plan.device, batch_size=plan.batch_size, verbose=0 if plan.quiet else 1,
+                  **plan.estimator_params)
+    if plan.fm and len(plan.layers) == 1:
+        emb = FMEmbedder(plan.fm, layer=plan.layers[0], **common).fit(paths)
         X, names = emb.transform(paths), [str(n) for n in emb.get_feature_names_out()]
-    elif args.fm:  # several layers from one pass: the cache holds every layer's pooled states
-        emb = FMEmbedder(args.fm, **common).fit(paths)
+    elif plan.fm:  # several layers from one pass: the cache holds every layer's pooled states
+        emb = FMEmbedder(plan.fm, **common).fit(paths)
         layers = emb.layer_embeddings(paths)
         base = [str(n) for n in emb.get_feature_names_out()]
-        X = np.hstack([layers[:, k] for k in args.layer])
-        names = [f"layer{k}_{n}" for k in args.layer for n in base]
+        X = np.hstack([layers[:, k] for k in plan.layers])
+        names = [f"layer{k}_{n}" for k in plan.layers for n in base]
     else:
-        scorer = ALMZeroShotScorer(args.alm, audio_repeats=args.audio_repeats, **common)
+        scorer = ALMZeroShotScorer(plan.alm, audio_repeats=plan.audio_repeats, **common)
         X = scorer.audio_embeddings(paths)
         names = [f"alm{i}" for i in range(X.shape[1])]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.out.suffix.lower() == ".npy":
-        np.save(args.out, X)
-        listing = args.out.with_suffix(".paths.txt")
+    _write(plan, X, names)
+    return 0
+
+
+def _write(plan: Plan, X, names) -> None:
+    out, paths = plan.out, plan.paths
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".npy":
+        np.save(out, X)
+        listing = out.with_suffix(".paths.txt")
         listing.write_text("".join(f"{p}\n" for p in paths), encoding="utf-8")
-        print(f"{X.shape[0]} x {X.shape[1]} embeddings: {args.out} (rows in the order of {listing})")
+        print(f"{X.shape[0]} x {X.shape[1]} embeddings: {out} (rows in the order of {listing})")
     else:
         import pandas as pd
 
         frame = pd.DataFrame(X, columns=names)
         frame.insert(0, "path", paths)
-        for i, (name, values) in enumerate(columns.items(), start=1):
+        for i, (name, values) in enumerate(plan.columns.items(), start=1):
             frame.insert(i, name, values)
-        frame.to_parquet(args.out, index=False)
-        print(f"{X.shape[0]} x {X.shape[1]} embeddings: {args.out}")
-    return 0
-
-
+        frame.to_parquet(out, index=False)
+        print(f"{X.shape[0]} x {X.shape[1]} embeddings: {out}")

@@ -1,47 +1,193 @@
-"""``zsfuse evaluate``: the paper's table on a corpus, optionally saving the chosen system."""
+"""``zsfuse evaluate``: the paper's table on a corpus, optionally saving the chosen system.
+
+``check(args)`` reads every option once into a :class:`Plan` (models checked,
+corpora loaded and relabelled), before any clip is read; ``run(plan)`` encodes,
+evaluates, writes the report and saves the model.
+"""
 
 from __future__ import annotations
 
-import difflib
+from dataclasses import dataclass
 from pathlib import Path
 
 from .common import (
-    _check_corpus,
-    _check_folder,
-    _estimator_params,
-    _load_selected,
-    _log,
-    _models,
-    _plan,
+    add_runtime_options,
+    add_selection_options,
+    announce_passes,
+    check_corpus,
+    check_folder,
+    estimator_params,
+    load_selected,
+    log_for,
+    model_arg,
+    models_given,
 )
+from .errors import UsageError, UserInputError
+from .parsing import Extend, layer, parse_grid, parse_labels, parse_prompts
 
 DEFAULT_ALM = "laion/clap-htsat-unfused"
 DEFAULT_FM = "microsoft/wavlm-large"
-_GRID_KEYS = {
-    "audio_repeats": "audio_repeats", "na": "audio_repeats", "n_a": "audio_repeats",
-    "text_repeats": "text_repeats", "nt": "text_repeats", "n_t": "text_repeats",
-    "weights": "weights", "weight": "weights", "w": "weights",
-}
+BEST = "best"  # --save-model's default: the best system by UA
 
 
+def add_parser(sub):
+    from ..datasets import LOADERS
+    from ..evaluation import systems
 
-def _parse_labels(items, parser) -> dict:
-    from ..datasets.labels import check_overrides
+    ev = sub.add_parser(
+        "evaluate",
+        help="the paper's table on a corpus: specialist, zero-shot, ablations, ZS-Fuse",
+        description="Speaker-independent evaluation on a corpus's official folds (or train on one corpus, test on "
+        "another). Every hyper-parameter ((N_a, N_t), the fusion weight, temperature and normalisation) is chosen "
+        "by inner cross-validation on the training folds only.",
+    )
+    ev.add_argument("--dataset", required=True, choices=sorted(LOADERS), help="corpus loader")
+    ev.add_argument("--root", required=True, type=Path, help="the corpus folder (your own copy)")
+    ev.add_argument("--alm", type=model_arg, action=Extend, nargs="+", default=[DEFAULT_ALM], metavar="ALM",
+                    help=f"CLAP hub id(s) or local directories, or none (default: {DEFAULT_ALM}); several run "
+                    "every ALM alone and with every --fm")
+    ev.add_argument("--fm", type=model_arg, action=Extend, nargs="+", default=[DEFAULT_FM], metavar="FM",
+                    help=f"speech model hub id(s) or directories, 'egemaps' (openSMILE), or none (default: {DEFAULT_FM})")
+    ev.add_argument("--layer", nargs="+", type=layer, default=None, metavar="LAYER",
+                    help="the specialist's hidden state: an index, 'all' (their mean), or several to sweep, e.g. "
+                    "--layer 0 6 12 all (audio is encoded once for all of them; default: the last layer)")
+    ev.add_argument("--test-dataset", choices=sorted(LOADERS), default=None,
+                    help="cross-corpus: train on --dataset, test on this corpus (on the classes both have)")
+    ev.add_argument("--test-root", type=Path, default=None, help="the test corpus folder, with --test-dataset")
+    ev.add_argument("--label", action="extend", nargs="+", metavar="SPELLING=CANONICAL",
+                    help="map a corpus's label spelling to the canonical vocabulary, e.g. --label wut=angry "
+                    "freude=happy (applies to whichever corpus has the spelling)")
+    ev.add_argument("--name", default=None, help="the corpus name in titles and tables (default: the loader's name)")
+    ev.add_argument("--grid", nargs="+", metavar="KEY=V1,V2",
+                    help="candidates: audio_repeats=1,2 text_repeats=1,2,3 weights=0,0.1,...,1 (the defaults; each N_a costs "
+                    "one pass of the ALM over the corpus, N_t and weights are nearly free)")
+    ev.add_argument("--prompt", action="extend", nargs="+", metavar="LABEL=WORD[,WORD]",
+                    help="words for labels in the prompts, e.g. --prompt wut=angry freude=happy,joyful")
+    ev.add_argument("--out", type=Path, default=None, help="output folder (default: zsfuse-results/DATASET)")
+    ev.add_argument("--class-weight", choices=["balanced"], default=None,
+                    help="weigh every class the same in the specialist's classifier, whatever its number of clips "
+                    "(for imbalanced corpora such as IEMOCAP or MSP-Podcast)")
+    ev.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    ev.add_argument("--save-model", nargs="?", const=BEST, default=None, metavar="SYSTEM",
+                    help="also fit SYSTEM (default: the best by UA) on all clips, hyper-parameters chosen by CV "
+                    "over all folds, and save it to OUT/model.joblib for `zsfuse predict`; SYSTEM is one of "
+                    f"{', '.join(s.name for s in systems.TABLE)}")
+    add_selection_options(ev)
+    add_runtime_options(ev)
+    return ev
 
-    mapping = {}
-    for item in items or []:
-        source, sep, target = item.partition("=")
-        if not sep or not source.strip() or not target.strip():
-            parser.error(f"--label {item!r}: expected SPELLING=CANONICAL, e.g. wut=angry.")
-        mapping[source.strip()] = target.strip()
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything ``zsfuse evaluate`` does, read from its options."""
+
+    corpus: object  # the training corpus (--subset, --limit and --label applied)
+    test_corpus: object | None  # --test-dataset, relabelled
+    alms: list
+    fms: list
+    layers: list | None
+    grid: object  # evaluation.Grid
+    prompts: dict | None
+    name: str | None  # --name as given (the tables' default is the corpus's)
+    out: Path
+    class_weight: str | None
+    save_model: str | None  # a system's name, BEST or None
+    plots: bool
+    device: str
+    batch_size: int
+    estimator_params: dict
+    quiet: bool
+
+
+def check(args) -> Plan:
+    """Every option, every model and the corpora, before any clip is read."""
+    from ..encoders.checks import check_alm, check_fm
+
+    alms, fms = models_given(args.alm, "--alm"), models_given(args.fm, "--fm")
+    if not alms and not fms:
+        raise UsageError("--alm none and --fm none leave nothing to evaluate.")
+    if args.layer is not None and not fms:
+        raise UsageError("--layer chooses the specialist's hidden state, but --fm is none.")
+    for value in args.layer or []:
+        if args.layer.count(value) > 1:
+            raise UsageError(f"--layer {value} is given twice.")
+    if (args.test_dataset is None) != (args.test_root is None):
+        raise UsageError("--test-dataset and --test-root go together.")
+    if args.test_dataset is not None and args.save_model:
+        raise UsageError("--save-model with --test-dataset: save the model from a run on the training corpus alone.")
+    if args.save_model not in (None, BEST):
+        _check_system(args.save_model, bool(alms), bool(fms))
+    # the checks above import nothing heavy, so a misspelt name is answered at once
+    grid = parse_grid(args.grid)
+    prompts = parse_prompts(args.prompt)
+    labels = parse_labels(args.label)
+    if not args.no_plots:
+        try:
+            import matplotlib  # noqa: F401  (checked now, not after an hour of encoding)
+        except ImportError:
+            raise UsageError(
+                "the plots need matplotlib: pip install 'sklearn-zsfuse[plots]', or pass --no-plots.") from None
+    check_folder(args.out, "--out")
+    check_folder(args.cache_dir, "--cache-dir")
+    for fm in fms:
+        check_fm(fm, "--fm")
+        if args.layer is not None:
+            _check_layers(fm, args.layer)
+    for alm in alms:
+        check_alm(alm, "--alm")
+    corpus, test_corpus = _corpora(args, labels)
+    name = args.name or (corpus.name if test_corpus is None else f"{corpus.name} -> {test_corpus.name}")
+    return Plan(
+        corpus=corpus, test_corpus=test_corpus, alms=alms, fms=fms, layers=args.layer, grid=grid, prompts=prompts,
+        name=args.name, out=args.out or Path("zsfuse-results") / name.replace(" -> ", "_to_"),
+        class_weight=args.class_weight, save_model=args.save_model, plots=not args.no_plots, device=args.device,
+        batch_size=args.batch_size, estimator_params=estimator_params(args), quiet=args.quiet,
+    )
+
+
+def _check_system(name: str, has_alm: bool, has_fm: bool) -> None:
+    """``--save-model NAME``: a system of the table that this run makes and that can be deployed."""
+    from ..evaluation import systems
+
+    made = [s.name for s in systems.made(has_alm, has_fm)]
     try:
-        check_overrides(mapping)
-    except ValueError as exc:
-        parser.error(f"--label: {exc}")
-    return mapping
+        system = systems.find(name)
+    except ValueError:  # its one refusal: no such system
+        raise UsageError(f"--save-model {name!r} is not a system{systems.did_you_mean(name)}; choose {BEST} or one "
+                         f"of {made}.") from None
+    if system.name not in made:
+        needs = ("both --alm and --fm" if system.needs_alm and system.needs_fm
+                 else "--alm" if system.needs_alm else "--fm")
+        raise UsageError(f"--save-model {name!r} needs {needs}; this run makes {made}.")
+    if system.build is None:
+        raise UsageError(f"--save-model {name!r}: {system.not_deployable}")
 
 
-def _relabel(corpora, mapping, parser) -> list:
+def _check_layers(fm, layers) -> None:
+    from ..encoders.checks import check_fm_layers
+
+    try:
+        check_fm_layers(fm, layers, "--layer")
+    except ValueError as exc:  # its one refusal: a layer the model's configuration does not have
+        raise UserInputError(str(exc)) from None
+
+
+def _corpora(args, labels: dict) -> tuple:
+    """The training corpus (selected) and the test corpus, each with the --label spellings it has mapped."""
+    from ..datasets import load_corpus
+
+    corpus = load_selected(args.dataset, args.root, args.subset, args.limit)
+    test_corpus = None if args.test_dataset is None else load_corpus(args.test_dataset, args.test_root)
+    if labels:
+        corpus, test_corpus = (_relabel([corpus, test_corpus], labels) if test_corpus is not None
+                               else (_relabel([corpus], labels)[0], None))
+    check_corpus(corpus, "evaluate", needs_folds=test_corpus is None)
+    if test_corpus is not None:
+        check_corpus(test_corpus, "evaluate", needs_folds=False)
+    return corpus, test_corpus
+
+
+def _relabel(corpora, mapping) -> list:
     """Each corpus with the --label spellings it has mapped; a spelling no corpus has is an error."""
     from ..datasets.labels import relabel
 
@@ -54,151 +200,53 @@ def _relabel(corpora, mapping, parser) -> list:
     unused = sorted(set(mapping) - used)
     if unused:
         seen = sorted({str(v) for c in corpora for v in c.labels})
-        parser.error(f"--label: no clip has the label(s) {unused}; labels found: {seen}.")
+        raise UsageError(f"--label: no clip has the label(s) {unused}; labels found: {seen}.")
     return out
 
 
-def _parse_grid(items, parser):
-    from ..evaluation import Grid
-
-    values = {}
-    for item in items or []:
-        key, sep, rest = item.partition("=")
-        name = _GRID_KEYS.get(key.strip().lower())
-        if not sep or name is None or not rest.strip():
-            parser.error(
-                f"--grid item {item!r}: expected KEY=V1,V2,... with KEY one of audio_repeats (na), "
-                "text_repeats (nt), weights (w)."
-            )
-        try:
-            numbers = [float(v) for v in rest.split(",") if v.strip()]
-        except ValueError:
-            parser.error(f"--grid item {item!r}: values must be numbers separated by commas.")
-        values[name] = tuple(int(v) if name != "weights" and v == int(v) else v for v in numbers)
-    try:
-        return Grid(**values)
-    except ValueError as exc:
-        parser.error(f"--grid: {exc}")
-
-
-def _parse_prompts(items, parser):
-    if not items:
-        return None
-    prompts = {}
-    for item in items:
-        label, sep, words = item.partition("=")
-        words = [w.strip() for w in words.split(",") if w.strip()]
-        if not sep or not label.strip() or not words:
-            parser.error(f"--prompt {item!r}: expected LABEL=WORD[,WORD...], e.g. fearful=fearful,scared.")
-        prompts[label.strip()] = words
-    return prompts
-
-
-
-def _systems(has_alm: bool, has_fm: bool) -> list[str]:
-    """The systems a run with these branches makes (evaluation.SYSTEMS, in order)."""
-    from ..evaluation.systems import SYSTEMS
-
-    return [s for s in SYSTEMS if (s == "specialist" and has_fm) or (s.startswith("zero_shot") and has_alm)
-            or (s.startswith("zs_fuse") and has_alm and has_fm)]
-
-
-def _check_evaluate(args, parser) -> None:
-    from ..encoders.checks import check_alm, check_fm, check_fm_layers
-    from ..evaluation.systems import SYSTEMS
-
-    alms, fms = _models(args.alm, "--alm", parser), _models(args.fm, "--fm", parser)
-    if not alms and not fms:
-        parser.error("--alm none and --fm none leave nothing to evaluate.")
-    if args.layer is not None and not fms:
-        parser.error("--layer chooses the specialist's hidden state, but --fm is none.")
-    if (args.test_dataset is None) != (args.test_root is None):
-        parser.error("--test-dataset and --test-root go together.")
-    if args.test_dataset is not None and args.save_model:
-        parser.error("--save-model with --test-dataset: save the model from a run on the training corpus alone.")
-    if args.save_model not in (None, "best"):
-        made = _systems(bool(alms), bool(fms))
-        if args.save_model not in SYSTEMS:
-            close = difflib.get_close_matches(args.save_model, SYSTEMS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            parser.error(f"--save-model {args.save_model!r} is not a system{hint}; choose best or one of {made}.")
-        if args.save_model not in made:
-            needs = ("--fm" if args.save_model == "specialist"
-                     else "both --alm and --fm" if args.save_model.startswith("zs_fuse") else "--alm")
-            parser.error(f"--save-model {args.save_model!r} needs {needs}; this run makes {made}.")
-    # the checks above import nothing heavy, so a misspelt name is answered at once
-    _parse_grid(args.grid, parser)
-    _parse_prompts(args.prompt, parser)
-    _parse_labels(args.label, parser)
-    if not args.no_plots:
-        try:
-            import matplotlib  # noqa: F401  (checked now, not after an hour of encoding)
-        except ImportError:
-            parser.error("the plots need matplotlib: pip install 'sklearn-zsfuse[plots]', or pass --no-plots.")
-    _check_folder(args.out, "--out", parser)
-    _check_folder(args.cache_dir, "--cache-dir", parser)
-    for fm in fms:
-        check_fm(fm, "--fm")
-        if args.layer is not None:
-            check_fm_layers(fm, args.layer, "--layer")
-    for alm in alms:
-        check_alm(alm, "--alm")
-
-
-
-def _evaluate(args, parser) -> int:
-    from ..datasets import load_corpus
-    from ..estimators.persistence import save_model
-    from ..evaluation import evaluate, final_model, select_final
+def run(plan: Plan) -> int:
+    from ..evaluation import evaluate
     from ..evaluation.runner import resolve_classifier
     from ..reporting.files import write_report
 
-    alms, fms = _models(args.alm, "--alm", parser), _models(args.fm, "--fm", parser)
-    grid = _parse_grid(args.grid, parser)
-    prompts = _parse_prompts(args.prompt, parser)
-    labels = _parse_labels(args.label, parser)
-    estimator_params = _estimator_params(args, parser)
-    log = _log(args)
-    corpus = _load_selected(args)
-    test_corpus = None if args.test_dataset is None else load_corpus(args.test_dataset, args.test_root)
-    if labels:
-        corpus, test_corpus = (_relabel([corpus, test_corpus], labels, parser) if test_corpus is not None
-                               else (_relabel([corpus], labels, parser)[0], None))
-    _check_corpus(corpus, "evaluate", needs_folds=test_corpus is None)
-    if test_corpus is not None:
-        _check_corpus(test_corpus, "evaluate", needs_folds=False)
-    name = args.name or (corpus.name if test_corpus is None else f"{corpus.name} -> {test_corpus.name}")
-    out = args.out or Path("zsfuse-results") / name.replace(" -> ", "_to_")
-    for c in (corpus, test_corpus):
+    log = log_for(plan.quiet)
+    for c in (plan.corpus, plan.test_corpus):
         for line in ([] if c is None else c.summary().splitlines()):
             log(line)
     # passes over the audio: each specialist once, each ALM with the single prompt and per (N_a, N_t)
-    passes = len(fms) + len(alms) * (1 + len({(1, 1), *grid.amplifications}))
-    _plan(passes * (2 if test_corpus is not None else 1))
-    classifier = resolve_classifier(class_weight=args.class_weight)
+    passes = len(plan.fms) + len(plan.alms) * (1 + len({(1, 1), *plan.grid.amplifications}))
+    announce_passes(passes * (2 if plan.test_corpus is not None else 1))
+    classifier = resolve_classifier(class_weight=plan.class_weight)
     evaluation = evaluate(
-        corpus, alm=alms, fm=fms, layer=args.layer, test_corpus=test_corpus, name=args.name, grid=grid,
-        class_prompts=prompts, classifier=classifier, device=args.device, batch_size=args.batch_size,
-        verbose=0 if args.quiet else 1,
-        estimator_params=estimator_params, log=log,
+        plan.corpus, alm=plan.alms, fm=plan.fms, layer=plan.layers, test_corpus=plan.test_corpus, name=plan.name,
+        grid=plan.grid, class_prompts=plan.prompts, classifier=classifier, device=plan.device,
+        batch_size=plan.batch_size, verbose=0 if plan.quiet else 1, estimator_params=plan.estimator_params, log=log,
     )
-    written = write_report(evaluation, out, plots=not args.no_plots)
+    written = write_report(evaluation, plan.out, plots=plan.plots)
     print(evaluation.table())
     print()
     for kind, path in written.items():
         print(f"{kind}: {path}")
-    if args.save_model:
-        system = evaluation.best_system() if args.save_model == "best" else args.save_model
-        params = select_final(evaluation.features, corpus.labels, corpus.folds, corpus.speakers, classes=corpus.classes,
-                              grid=grid, development=corpus.development, system=system)
-        model = final_model(system, params, alm=alms[0] if alms else None, fm=fms[0] if fms else None,
-                            layer=None if args.layer is None else args.layer[0], classes=corpus.classes,
-                            class_prompts=prompts, classifier=classifier, device=args.device,
-                            batch_size=args.batch_size, estimator_params=estimator_params)
-        log(f"fitting {system} on all {len(corpus)} clips with {params}")
-        model.fit(corpus.paths, corpus.labels)
-        save_model(model, out / "model.joblib")  # atomic: a failed save keeps the previous file
-        print(f"model: {out / 'model.joblib'} ({system}, {params})")
+    if plan.save_model:
+        _save_model(plan, evaluation, classifier, log)
     return 0
 
 
+def _save_model(plan: Plan, evaluation, classifier, log) -> None:
+    """Fit the chosen system on all clips, its settings chosen by CV over all folds, and save it."""
+    from ..estimators.persistence import save_model
+    from ..evaluation import final_model, select_final
+
+    corpus = plan.corpus
+    system = evaluation.best_system() if plan.save_model == BEST else plan.save_model
+    params = select_final(evaluation.features, corpus.labels, corpus.folds, corpus.speakers, classes=corpus.classes,
+                          grid=plan.grid, development=corpus.development, system=system)
+    model = final_model(system, params, alm=plan.alms[0] if plan.alms else None,
+                        fm=plan.fms[0] if plan.fms else None,
+                        layer=None if plan.layers is None else plan.layers[0], classes=corpus.classes,
+                        class_prompts=plan.prompts, classifier=classifier, device=plan.device,
+                        batch_size=plan.batch_size, estimator_params=plan.estimator_params)
+    log(f"fitting {system} on all {len(corpus)} clips with {params}")
+    model.fit(corpus.paths, corpus.labels)
+    save_model(model, plan.out / "model.joblib")  # atomic: a failed save keeps the previous file
+    print(f"model: {plan.out / 'model.joblib'} ({system}, {params})")

@@ -1,4 +1,5 @@
-"""The argparse pieces of the ``zsfuse`` command: one-line errors, repeated options, value types.
+"""The argparse pieces of the ``zsfuse`` command: one-line errors, repeated options, value types,
+and the items of the options that take ``KEY=VALUE`` lists (``--grid``, ``--prompt``, ``--label``).
 
 :class:`CommandParser` makes every option stored the plain way (``action`` left
 out, or ``"store"``) refuse a second occurrence ("--fm given twice") instead of
@@ -11,6 +12,9 @@ from __future__ import annotations
 
 import argparse
 import re
+from types import MappingProxyType
+
+from .errors import UsageError
 
 __all__ = [
     "CommandParser",
@@ -19,6 +23,9 @@ __all__ = [
     "device",
     "layer",
     "one_line",
+    "parse_grid",
+    "parse_labels",
+    "parse_prompts",
     "positive_int",
     "subset",
 ]
@@ -115,3 +122,65 @@ def subset(text: str) -> tuple[str, tuple[str, ...]]:
             f"expected KEY=V1,V2,... with KEY one of {', '.join(_SUBSET_KEYS)}, got {text!r}"
         )
     return key, items
+
+
+_GRID_KEYS = MappingProxyType({
+    "audio_repeats": "audio_repeats", "na": "audio_repeats", "n_a": "audio_repeats",
+    "text_repeats": "text_repeats", "nt": "text_repeats", "n_t": "text_repeats",
+    "weights": "weights", "weight": "weights", "w": "weights",
+})
+
+
+def parse_grid(items):
+    """``--grid na=1,2 nt=1,2,3 w=0,0.5,1`` as a :class:`~sklearn_zsfuse.evaluation.Grid`."""
+    from ..evaluation import Grid
+
+    values = {}
+    for item in items or []:
+        key, sep, rest = item.partition("=")
+        name = _GRID_KEYS.get(key.strip().lower())
+        if not sep or name is None or not rest.strip():
+            raise UsageError(
+                f"--grid item {item!r}: expected KEY=V1,V2,... with KEY one of audio_repeats (na), "
+                "text_repeats (nt), weights (w)."
+            )
+        try:
+            numbers = [float(v) for v in rest.split(",") if v.strip()]
+        except ValueError:
+            raise UsageError(f"--grid item {item!r}: values must be numbers separated by commas.") from None
+        values[name] = tuple(int(v) if name != "weights" and v == int(v) else v for v in numbers)
+    try:
+        return Grid(**values)
+    except ValueError as exc:
+        raise UsageError(f"--grid: {exc}") from None
+
+
+def parse_prompts(items) -> dict | None:
+    """``--prompt fearful=fearful,scared`` as ``{label: [words]}`` (None without the option)."""
+    if not items:
+        return None
+    prompts = {}
+    for item in items:
+        label, sep, words = item.partition("=")
+        words = [w.strip() for w in words.split(",") if w.strip()]
+        if not sep or not label.strip() or not words:
+            raise UsageError(f"--prompt {item!r}: expected LABEL=WORD[,WORD...], e.g. fearful=fearful,scared.")
+        prompts[label.strip()] = words
+    return prompts
+
+
+def parse_labels(items) -> dict:
+    """``--label wut=angry`` as ``{spelling: canonical label}``, each target a canonical label."""
+    from ..datasets.labels import check_overrides
+
+    mapping = {}
+    for item in items or []:
+        source, sep, target = item.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise UsageError(f"--label {item!r}: expected SPELLING=CANONICAL, e.g. wut=angry.")
+        mapping[source.strip()] = target.strip()
+    try:
+        check_overrides(mapping)
+    except ValueError as exc:
+        raise UsageError(f"--label: {exc}") from None
+    return mapping

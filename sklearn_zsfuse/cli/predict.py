@@ -1,74 +1,86 @@
-"""``zsfuse predict``: labels and class probabilities of audio files with a saved model."""
+"""``zsfuse predict``: labels and class probabilities of audio files with a saved model.
+
+``check(args)`` reads the model file (a .skops file without running code from
+it, a pickle by running it) and makes sure it holds an estimator; ``run(plan)``
+predicts and prints.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .parsing import one_line
+from .common import DTYPES, add_common_options
+from .errors import UsageError, UserInputError
+from .parsing import one_line, positive_int
 
 
-def _read_model(path: Path):
-    """A fitted estimator from a joblib file, or one line saying why the file is not one."""
-    import joblib
+def add_parser(sub):
+    pr = sub.add_parser(
+        "predict",
+        help="label and class probabilities of audio files with a saved model",
+        description="Predict with a fitted estimator saved as .skops (skops.io.dump) or with joblib/pickle. "
+        "A .skops file is read without running code from it, and only if every type it holds is one "
+        "of scikit-learn's, numpy's or this package's (SKOPS_TRUSTED_TYPES). A .joblib/.pkl file is a "
+        "pickle: loading it RUNS WHATEVER CODE IT HOLDS. Only load pickles you made yourself; use "
+        ".skops for files from anyone else.",
+    )
+    pr.add_argument("model", type=Path,
+                    help="MODEL.skops (safe to load), or MODEL.joblib / .pkl (runs code: only files you made), "
+                    "e.g. from evaluate --save-model")
+    pr.add_argument("files", nargs="+", type=Path, help="audio files")
+    pr.add_argument("--format", choices=["csv", "json"], default="csv", help="output format on stdout (default: csv)")
+    pr.add_argument("--dtype", choices=DTYPES, default=None, help="run the saved model's encoders at this "
+                    "precision instead of the one it was fitted with (see evaluate --dtype)")
+    pr.add_argument("--workers", type=positive_int, default=None,
+                    help="input threads decoding and resampling audio (default: the model's setting)")
+    add_common_options(pr)
+    return pr
 
-    try:
-        return joblib.load(path)
-    except Exception as exc:  # a csv, an audio file, a truncated or foreign pickle: all "not a model"
-        raise ValueError(
-            f"{str(path)!r} cannot be read as a model saved with joblib (e.g. by zsfuse evaluate "
-            f"--save-model): {type(exc).__name__}: {one_line(exc) or 'no details'}."
-        ) from exc
+
+@dataclass(frozen=True)
+class Plan:
+    """The model read from its file, the clips to predict, and how to print the predictions."""
+
+    model: object
+    paths: list
+    format: str
+    dtype: str | None  # the model's encoders at this precision (None: as fitted)
+    workers: int | None  # their input threads (None: as fitted)
 
 
-
-def _check_predict(args, parser) -> None:
-    """Nothing to check before _predict's own first line (the model file); clips are checked by the model."""
-
-
-def _override(model, name: str, value) -> None:
-    """Set ``name`` on every estimator of ``model`` that has it (``dtype``, ``fm__dtype``, ...)."""
-    if value is not None:
-        model.set_params(**{k: value for k in model.get_params() if k.split("__")[-1] == name})
-
-
-def _predict(args, parser) -> int:
-    from ..audio import AudioInputError
-
+def check(args) -> Plan:
+    """The model file: found, readable, and holding an estimator that predicts."""
     if not args.model.is_file():
-        parser.error(f"model file {str(args.model)!r} not found.")
+        raise UsageError(f"model file {str(args.model)!r} not found.")
     if args.model.suffix.lower() == ".skops":
-        model, problem = _read_skops(args.model)
-        if problem:
-            print(f"zsfuse predict: {problem}", file=sys.stderr)
-            return 2
+        model = read_skops(args.model)
     else:
-        model = _read_model(args.model)  # a pickle: runs its code (said in --help and docs/cli.md)
+        model = read_pickle(args.model)  # runs its code (said in --help and docs/cli.md)
     if not callable(getattr(type(model), "predict", None)) or not hasattr(model, "get_params"):
-        print(
-            f"zsfuse predict: {str(args.model)!r} holds a {type(model).__name__}, not a fitted estimator "
-            "with predict().",
-            file=sys.stderr,
+        raise UserInputError(
+            f"{str(args.model)!r} holds a {type(model).__name__}, not a fitted estimator with predict()."
         )
-        return 2
-    _override(model, "dtype", args.dtype)
-    _override(model, "n_workers", args.workers)
-    paths = [str(p) for p in args.files]
-    try:
-        if hasattr(model, "predict_proba"):
-            proba = np.asarray(model.predict_proba(paths))
-            classes = [str(c) for c in model.classes_]
-            labels = [classes[i] for i in np.argmax(proba, axis=1)]
-        else:
-            labels, proba, classes = [str(v) for v in model.predict(paths)], None, []
-    except AudioInputError as exc:
-        print(f"zsfuse predict: {one_line(exc)}", file=sys.stderr)
-        return 2
-    if args.format == "json":
+    return Plan(model=model, paths=[str(p) for p in args.files], format=args.format, dtype=args.dtype,
+                workers=args.workers)
+
+
+def run(plan: Plan) -> int:
+    model, paths = plan.model, plan.paths
+    _override(model, "dtype", plan.dtype)
+    _override(model, "n_workers", plan.workers)
+    if hasattr(model, "predict_proba"):
+        proba = np.asarray(model.predict_proba(paths))
+        classes = [str(c) for c in model.classes_]
+        labels = [classes[i] for i in np.argmax(proba, axis=1)]
+    else:
+        labels, proba, classes = [str(v) for v in model.predict(paths)], None, []
+    if plan.format == "json":
         rows = [
             {"path": p, "label": lab, **({"probabilities": dict(zip(classes, map(float, pr)))} if proba is not None else {})}
             for p, lab, pr in zip(paths, labels, proba if proba is not None else [None] * len(paths))
@@ -83,26 +95,45 @@ def _predict(args, parser) -> int:
     return 0
 
 
-def _read_skops(path: Path):
-    """``(estimator, None)``, or ``(None, one-line reason)``: untrusted types are named, never built."""
+def _override(model, name: str, value) -> None:
+    """Set ``name`` on every estimator of ``model`` that has it (``dtype``, ``fm__dtype``, ...)."""
+    if value is not None:
+        model.set_params(**{k: value for k in model.get_params() if k.split("__")[-1] == name})
+
+
+def read_pickle(path: Path):
+    """A fitted estimator from a joblib file, or one line saying why the file is not one."""
+    import joblib
+
+    try:
+        return joblib.load(path)
+    except Exception as exc:  # a csv, an audio file, a truncated or foreign pickle: all "not a model"
+        raise UserInputError(
+            f"{str(path)!r} cannot be read as a model saved with joblib (e.g. by zsfuse evaluate "
+            f"--save-model): {type(exc).__name__}: {one_line(exc) or 'no details'}."
+        ) from exc
+
+
+def read_skops(path: Path):
+    """The estimator in a .skops file; untrusted types are named, never built."""
     from ..encoders import ModelLoadError
     from ..estimators.persistence import SKOPS_TRUSTED_TYPES
 
     try:
         import skops.io as sio
     except ImportError:
-        return None, f"reading {str(path)!r} needs skops: pip install 'sklearn-zsfuse[deploy]'."
+        raise UserInputError(f"reading {str(path)!r} needs skops: pip install 'sklearn-zsfuse[deploy]'.") from None
     try:
         untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(SKOPS_TRUSTED_TYPES))
         if untrusted:
-            return None, (
+            raise UserInputError(
                 f"{str(path)!r} holds types that are not trusted, so it was not loaded: {untrusted}. If you "
                 "trust the file, load it in Python with skops.io.load(path, trusted=[...])."
             )
-        return sio.load(path, trusted=SKOPS_TRUSTED_TYPES), None
+        return sio.load(path, trusted=SKOPS_TRUSTED_TYPES)
+    except UserInputError:
+        raise
     except ModelLoadError as exc:
-        return None, f"{str(path)!r}: {exc}"
+        raise UserInputError(f"{str(path)!r}: {exc}") from exc
     except Exception as exc:  # skops raises many types for a damaged or foreign file
-        return None, f"{str(path)!r} is not a readable .skops file ({type(exc).__name__}: {exc})."
-
-
+        raise UserInputError(f"{str(path)!r} is not a readable .skops file ({type(exc).__name__}: {exc}).") from exc

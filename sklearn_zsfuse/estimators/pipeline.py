@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
+from sklearn.base import clone
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from .embedding import FMEmbedder
 from .fusion import LateFusionClassifier
-from .prompts import DEFAULT_TEMPLATES
 from .zero_shot import ALMZeroShotScorer
 
-__all__ = ["make_zsfuse_pipeline", "PARAM_PATHS"]
+__all__ = ["make_zsfuse_pipeline", "PARAM_PATHS", "route_params"]
 
 # Where the tunable knobs live in the returned pipeline, for GridSearchCV grids.
-PARAM_PATHS = {
+PARAM_PATHS = MappingProxyType({
     "fusion weight": "fusion__weight",
     "fusion method": "fusion__method",
     "fusion space (probability or log)": "fusion__space",
@@ -25,86 +27,91 @@ PARAM_PATHS = {
     "class wording": "features__zs__class_prompts",
     "FM layer": "features__fm__layer",
     "classifier": "fusion__classifier",
-}
+})
+
+
+def route_params(params: dict | None, *, what: str = "make_zsfuse_pipeline:") -> tuple[dict, dict]:
+    """Split ``params`` into (the scorer's, the embedder's): each goes to the estimator(s) that take it.
+
+    A name both take (``device``, ``cache_dir``, ``max_duration``, ...) goes to both;
+    a name neither takes is refused with the names that are accepted. ``what``
+    names the caller's argument in that message. ``model`` is not routed: it is
+    each estimator's own.
+    """
+    params = dict(params or {})
+    alm_names = set(ALMZeroShotScorer().get_params()) - {"model"}
+    fm_names = set(FMEmbedder().get_params()) - {"model"}
+    unknown = sorted(set(params) - alm_names - fm_names)
+    if unknown:
+        raise ValueError(
+            f"{what} {unknown} is not a parameter of ALMZeroShotScorer or FMEmbedder; "
+            f"accepted: {sorted(alm_names | fm_names)}."
+        )
+    return ({k: v for k, v in params.items() if k in alm_names}, {k: v for k, v in params.items() if k in fm_names})
 
 
 def make_zsfuse_pipeline(
     alm="laion/clap-htsat-unfused",
     fm="microsoft/wavlm-large",
     *,
-    classes=None,
-    class_prompts=None,
-    templates=DEFAULT_TEMPLATES,
-    audio_repeats=1,
-    text_repeats=1,
-    layer=-1,
-    max_duration=60.0,
     method="weighted",
     weight=0.5,
     space="probability",
     classifier=None,
     temperature=None,
     normalize="standard",
-    sampling_rate=None,
-    device="auto",
-    dtype="float32",
-    batch_size=8,
-    n_workers=None,
-    store_weights_in_pickle=False,
-    verbose=0,
-    cache_dir=None,
+    **params,
 ) -> Pipeline:
     """Build ``Pipeline([("features", FeatureUnion([("zs", ...), ("fm", ...)])), ("fusion", ...)])``.
 
-    ``alm`` is any model name, path or spec that :class:`ALMZeroShotScorer` takes
-    (see its ``model`` parameter); ``fm`` a hub id or local directory. The tunable parameters
-    sit at the paths in :data:`PARAM_PATHS` (e.g. ``fusion__weight``,
-    ``features__zs__audio_repeats``). Nothing is loaded until ``fit``.
-    ``store_weights_in_pickle=True`` makes pickles of the pipeline carry both models.
-    ``cache_dir`` gives both encoders an on-disk embedding cache; ``n_workers``
-    their input worker threads (``None``: the cores present).
+    ``alm`` is an :class:`ALMZeroShotScorer`, or any model name, path or spec it
+    takes (its ``model`` parameter); ``fm`` an :class:`FMEmbedder`, or a hub id,
+    local directory or ``"egemaps"``. Estimators you pass are cloned (yours are
+    left as they are), so each can carry settings of its own (``revision=``,
+    ``batch_size=``, ...).
 
-    ``classes`` fixes the labels the zero-shot scorer scores (otherwise those of
-    ``y`` at fit); the fusion is then told which class each zero-shot column is
-    (``zero_shot_classes``), so a training fold that lacks one of them is still read
-    correctly. If you later change ``features__zs__classes`` with ``set_params``,
-    set ``fusion__zero_shot_classes`` to the same sorted labels (or use
-    ``set_output(transform="pandas")`` on the features, whose ``zs__<class>``
-    column names the fusion reads). ``temperature`` and ``normalize`` are
-    :class:`LateFusionClassifier`'s.
+    ``params`` are parameters of the scorer and the embedder (every one of their
+    constructor parameters but ``model``): each goes to the estimator(s) that take
+    it, e.g. ``classes``, ``class_prompts``, ``templates``, ``audio_repeats``,
+    ``text_repeats``, ``crop`` to the scorer, ``layer``, ``chunk_seconds`` to the
+    embedder, and ``device``, ``dtype``, ``batch_size``, ``n_workers``,
+    ``cache_dir``, ``revision``, ``store_weights_in_pickle`` ... to both (set on
+    both, over what estimators you passed hold). A name neither takes raises
+    ValueError. ``method``, ``weight``, ``space``, ``classifier``,
+    ``temperature`` and ``normalize`` are :class:`LateFusionClassifier`'s.
+    The tunable parameters sit at the paths in :data:`PARAM_PATHS` (e.g.
+    ``fusion__weight``, ``features__zs__audio_repeats``). Nothing is loaded
+    until ``fit``.
+
+    The scorer's ``classes`` fix the labels it scores (otherwise those of ``y``
+    at fit); the fusion is then told which class each zero-shot column is
+    (``zero_shot_classes``), so a training fold that lacks one of them is still
+    read correctly. If you later change ``features__zs__classes`` with
+    ``set_params``, set ``fusion__zero_shot_classes`` to the same sorted labels
+    (or use ``set_output(transform="pandas")`` on the features, whose
+    ``zs__<class>`` column names the fusion reads).
     """
-    common = dict(
-        max_duration=max_duration,
-        sampling_rate=sampling_rate,
-        device=device,
-        dtype=dtype,
-        batch_size=batch_size,
-        n_workers=n_workers,
-        store_weights_in_pickle=store_weights_in_pickle,
-        verbose=verbose,
-        cache_dir=cache_dir,
-    )
-    scorer = ALMZeroShotScorer(
-        alm,
-        classes=classes,
-        class_prompts=class_prompts,
-        templates=templates,
-        audio_repeats=audio_repeats,
-        text_repeats=text_repeats,
-        **common,
-    )
-    embedder = FMEmbedder(fm, layer=layer, **common)
+    alm_params, fm_params = route_params(params)
+    scorer = _estimator(ALMZeroShotScorer, alm, alm_params)
+    embedder = _estimator(FMEmbedder, fm, fm_params)
     features = FeatureUnion([("zs", scorer), ("fm", embedder)])
     fusion = LateFusionClassifier(
         method=method,
         weight=weight,
         space=space,
         classifier=classifier,
-        zero_shot_classes=_scored_columns(classes),
+        zero_shot_classes=_scored_columns(scorer.classes),
         normalize=normalize,
         temperature=temperature,
     )
     return Pipeline([("features", features), ("fusion", fusion)])
+
+
+def _estimator(kind, given, params: dict):
+    """A clone of ``given`` with ``params`` set, or a new ``kind(given, **params)`` for a model spec."""
+    if isinstance(given, kind):
+        return clone(given).set_params(**params)
+    return kind(given, **params)
 
 
 def _scored_columns(classes):

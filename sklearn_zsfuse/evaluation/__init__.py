@@ -13,9 +13,10 @@ Two stages:
    specialist) pair. For each test fold, every choice ((N_a, N_t), the fusion
    weight, temperature and normalisation) is made by an inner cross-validation on
    the *training* clips only; the test fold is then predicted once per system.
-   :func:`run_protocol` is the same for one ALM and one specialist.
 
-The systems of a pair's table, in the order of the paper's ablation:
+The systems of a pair's table, in the order of the paper's ablation (one table,
+:data:`.systems.TABLE`, that the protocol, the command and :func:`final_model`
+read; adding a system is adding an entry there):
 
 - ``specialist``: the classifier on the specialist's embedding alone;
 - ``zero_shot``: one prompt template, N_a = N_t = 1;
@@ -46,12 +47,10 @@ _EXPORTS = MappingProxyType({
     "Features": ".features",
     "ZeroShotFeatures": ".features",
     "compute_feature_set": ".features",
-    "compute_features": ".features",
     "Grid": ".grid",
     "Fold": ".protocol",
     "inner_splits": ".protocol",
     "plan_folds": ".protocol",
-    "run_protocol": ".protocol",
     "run_study": ".protocol",
     "select_final": ".protocol",
     "FUSIONS": ".systems",

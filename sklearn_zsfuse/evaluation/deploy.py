@@ -2,13 +2,66 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from sklearn.base import clone
 
 from ..estimators.fusion_proba import default_classifier
 from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
-from .results import FUSIONS, SYSTEMS
+from . import systems
 
-__all__ = ["final_model"]
+__all__ = ["Deployment", "final_model"]
+
+_AMPLIFICATION = ("audio_repeats", "text_repeats")  # the scorer's settings among the selected ones
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What a system's estimator is built from (each entry's ``build`` in :mod:`.systems` uses it).
+
+    ``alm_params``/``fm_params``: the scorer's and the embedder's other
+    parameters (device, batch size, cache, layer, ...).
+    """
+
+    alm: object = None
+    fm: object = None
+    classes: list | None = None
+    templates: tuple = DEFAULT_TEMPLATES
+    single_template: tuple = SINGLE_TEMPLATE
+    class_prompts: dict | None = None
+    classifier: object = None  # the specialist's and the fusion's (None: default_classifier())
+    alm_params: dict = field(default_factory=dict)
+    fm_params: dict = field(default_factory=dict)
+
+    def scorer(self, **params):
+        """The zero-shot scorer of ``alm`` with ``params`` (templates, N_a, N_t) over the shared settings."""
+        from ..estimators.zero_shot import ALMZeroShotScorer
+
+        return ALMZeroShotScorer(self.alm, **{"classes": self.classes, "class_prompts": self.class_prompts,
+                                              **self.alm_params, **params})
+
+    def embedder(self):
+        from ..estimators.embedding import FMEmbedder
+
+        return FMEmbedder(self.fm, **self.fm_params)
+
+    def specialist(self):
+        """The classifier on the specialist's embedding."""
+        from sklearn.pipeline import Pipeline
+
+        base = default_classifier() if self.classifier is None else self.classifier
+        return Pipeline([("fm", self.embedder()), ("classifier", clone(base))])
+
+    def fusion(self, params: dict, **fixed):
+        """The ZS-Fuse pipeline: the ensemble at the selected (N_a, N_t), the fusion with the selected settings.
+
+        ``fixed`` fusion parameters replace the selected ones (``temperature="fit"``).
+        """
+        from ..estimators.pipeline import make_zsfuse_pipeline
+
+        scorer = self.scorer(templates=self.templates, **{k: params[k] for k in _AMPLIFICATION})
+        chosen = {k: v for k, v in params.items() if k not in _AMPLIFICATION}
+        return make_zsfuse_pipeline(scorer, self.embedder(), classifier=self.classifier, **{**chosen, **fixed})
 
 
 def final_model(system: str, params: dict, *, alm=None, fm=None, layer=None, classes=None,
@@ -18,46 +71,20 @@ def final_model(system: str, params: dict, *, alm=None, fm=None, layer=None, cla
 
     Fit it on paths and labels; it takes paths (or waveforms) at predict time.
     ``layer`` is the specialist's hidden state (default: FMEmbedder's);
-    ``estimator_params`` go to the estimator(s) that take them.
+    ``estimator_params`` go to the estimator(s) that take them
+    (:func:`~sklearn_zsfuse.estimators.pipeline.route_params`).
     """
-    from sklearn.pipeline import Pipeline
+    from ..estimators.pipeline import route_params
 
-    from ..estimators.embedding import FMEmbedder
-    from ..estimators.pipeline import make_zsfuse_pipeline
-    from ..estimators.zero_shot import ALMZeroShotScorer
-    from .features import route_estimator_params
-
-    alm_params, fm_params = route_estimator_params(estimator_params)
-    if layer is not None:
-        fm_params = {**fm_params, "layer": layer}
+    entry = systems.find(system)
+    if entry.build is None:
+        raise ValueError(entry.not_deployable)
+    alm_params, fm_params = route_params(estimator_params, what="estimator_params")
     common = dict(device=device, batch_size=batch_size)
-    base = default_classifier() if classifier is None else classifier
-    if system == "specialist":
-        return Pipeline([("fm", FMEmbedder(fm, **common, **fm_params)), ("classifier", clone(base))])
-    zs = dict(classes=None if classes is None else list(classes), class_prompts=class_prompts, **common, **alm_params)
-    if system == "zero_shot":
-        return ALMZeroShotScorer(alm, templates=single_template, **zs)
-    if system == "zero_shot+ensemble":
-        return ALMZeroShotScorer(alm, templates=templates, **zs)
-    if system == "zero_shot+calibrated":
-        raise ValueError(
-            "zero_shot+calibrated has no deployable estimator of its own (ALMZeroShotScorer has no temperature); "
-            "it predicts the labels of zero_shot+ensemble+amplification: save that one, or zs_fuse+calibrated."
-        )
-    if system == "zero_shot+ensemble+amplification":
-        return ALMZeroShotScorer(alm, templates=templates, audio_repeats=params["audio_repeats"],
-                                 text_repeats=params["text_repeats"], **zs)
-    if system in FUSIONS:
-        fusion = {k: v for k, v in params.items() if k not in ("audio_repeats", "text_repeats")}
-        if system == "zs_fuse+calibrated":
-            fusion["temperature"] = "fit"  # refitted on the clips the deployed model is fitted on
-        pipe = make_zsfuse_pipeline(
-            alm, fm, classes=None if classes is None else list(classes), class_prompts=class_prompts,
-            templates=templates, audio_repeats=params["audio_repeats"],
-            text_repeats=params["text_repeats"], classifier=classifier, device=device, batch_size=batch_size,
-        )
-        pipe.set_params(**{f"fusion__{k}": v for k, v in fusion.items()})
-        pipe.set_params(**{f"features__zs__{k}": v for k, v in alm_params.items()})
-        pipe.set_params(**{f"features__fm__{k}": v for k, v in fm_params.items()})
-        return pipe
-    raise ValueError(f"Unknown system {system!r}; choose one of {list(SYSTEMS)}.")
+    deployment = Deployment(
+        alm=alm, fm=fm, classes=None if classes is None else list(classes), templates=templates,
+        single_template=single_template, class_prompts=class_prompts, classifier=classifier,
+        alm_params={**alm_params, **common},
+        fm_params={**fm_params, **common, **({} if layer is None else {"layer": layer})},
+    )
+    return entry.build(deployment, params)

@@ -19,8 +19,7 @@ from sklearn.base import clone
 from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
 from .grid import Grid
 
-__all__ = ["FeatureSet", "Features", "ZeroShotFeatures", "compute_feature_set", "compute_features",
-           "route_estimator_params"]
+__all__ = ["FeatureSet", "Features", "ZeroShotFeatures", "compute_feature_set"]
 
 
 @dataclass
@@ -55,6 +54,7 @@ class FeatureSet:
 
     @classmethod
     def from_features(cls, features: Features, alm: str = "alm", fm: str = "fm") -> "FeatureSet":
+        """The FeatureSet of one ALM's and one specialist's :class:`Features` (either may be None)."""
         out = cls()
         if features.zero_shot is not None:
             out.alms[alm] = ZeroShotFeatures(features.zero_shot, dict(features.ensemble))
@@ -71,27 +71,6 @@ class FeatureSet:
             zero_shot=None if zs is None else zs.single,
             ensemble={} if zs is None else dict(zs.ensemble),
         )
-
-
-def route_estimator_params(params: dict | None) -> tuple[dict, dict]:
-    """Split ``params`` into (ALM scorer's, specialist's): each goes to the estimator that has it.
-
-    A name both estimators take (``cache_dir``, ``max_duration``, ...) goes to both;
-    a name neither takes is refused with the names that are accepted.
-    """
-    from ..estimators.embedding import FMEmbedder
-    from ..estimators.zero_shot import ALMZeroShotScorer
-
-    params = dict(params or {})
-    alm_names = set(ALMZeroShotScorer().get_params()) - {"model"}
-    fm_names = set(FMEmbedder().get_params()) - {"model"}
-    unknown = sorted(set(params) - alm_names - fm_names)
-    if unknown:
-        raise ValueError(
-            f"estimator_params {unknown} is not a parameter of ALMZeroShotScorer or FMEmbedder; "
-            f"accepted: {sorted(alm_names | fm_names)}."
-        )
-    return ({k: v for k, v in params.items() if k in alm_names}, {k: v for k, v in params.items() if k in fm_names})
 
 
 def _names(models) -> dict:
@@ -133,17 +112,18 @@ def compute_feature_set(
     mean over layers); None uses the FMEmbedder's ``layer`` (from
     ``estimator_params``, else its default). A specialist with a single
     "layer" (eGeMAPS) is evaluated once, under its own name. ``estimator_params`` go to the
-    estimator(s) that take them (:func:`route_estimator_params`). With
+    estimator(s) that take them (:func:`~sklearn_zsfuse.estimators.pipeline.route_params`). With
     ``concurrent=True`` the specialists run on a second thread while the ALMs encode.
     """
     from ..estimators.embedding import FMEmbedder
+    from ..estimators.pipeline import route_params
     from ..estimators.zero_shot import ALMZeroShotScorer
 
     alms, fms = list(alms), list(fms)
     if not alms and not fms:
         raise ValueError("Nothing to evaluate: give an audio-language model (alm), a specialist (fm), or both.")
     log = log or (lambda message: None)
-    alm_params, fm_params = route_estimator_params(estimator_params)
+    alm_params, fm_params = route_params(estimator_params, what="estimator_params")
     if layers is not None:
         layers = list(layers)
         if "layer" in fm_params:
@@ -213,29 +193,3 @@ def compute_feature_set(
     if pending is not None:
         fm_out = pending.result()
     return FeatureSet(alms=alm_out, fms=fm_out[0], fm_layers=fm_out[1])
-
-
-def compute_features(
-    paths: Sequence[str],
-    classes: Sequence,
-    *,
-    alm=None,
-    fm=None,
-    grid: Grid = Grid(),
-    templates=DEFAULT_TEMPLATES,
-    single_template=SINGLE_TEMPLATE,
-    class_prompts=None,
-    device="auto",
-    batch_size=8,
-    verbose=0,
-    estimator_params=None,
-    concurrent=True,
-    log: Callable[[str], None] | None = None,
-) -> Features:
-    """:func:`compute_feature_set` for one ALM and one specialist (either may be None)."""
-    found = compute_feature_set(
-        paths, classes, alms=[] if alm is None else [alm], fms=[] if fm is None else [fm], grid=grid,
-        templates=templates, single_template=single_template, class_prompts=class_prompts, device=device,
-        batch_size=batch_size, verbose=verbose, estimator_params=estimator_params, concurrent=concurrent, log=log,
-    )
-    return found.pair(None if alm is None else str(alm), None if fm is None else str(fm))

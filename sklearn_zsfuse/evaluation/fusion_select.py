@@ -1,10 +1,10 @@
-"""The fusion rows: each variant fitted on a fold's training clips, its settings chosen by inner CV.
+"""The fusion rows: each fitted on a fold's training clips, its settings chosen by inner CV.
 
-- ``zs_fuse``: weighted fusion of raw zero-shot logits, the weight chosen;
-- ``zs_fuse+calibrated``: weighted fusion of temperature-scaled logits (the
-  temperature fitted on the fitting clips by log-loss), the weight chosen;
-- ``zs_fuse+concat``: the scores concatenated with the embedding, the
-  normalisation (column standardisation or per-clip layer norm) chosen.
+Each fusion row of the systems table (:mod:`.systems`) says which
+:class:`LateFusionClassifier` settings inner CV chooses from (its
+``candidates``): for the paper's rows, the weight of a fusion of raw or
+temperature-scaled logits, or the normalisation of the scores concatenated
+with the embedding.
 
 The choice is :func:`sklearn_zsfuse.estimators.fusion_selection.select_fusion`, the function
 :class:`~sklearn_zsfuse.estimators.fusion_cv.LateFusionClassifierCV` makes its choice
@@ -19,23 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..estimators.fusion import LateFusionClassifier
-from ..estimators.fusion_selection import fusion_candidates, select_fusion
+from ..estimators.fusion_selection import select_fusion
 from .metrics import unweighted_accuracy
 
-__all__ = ["FUSION_VARIANTS", "FittedFusion", "fit_fusion", "variant_candidates"]
-
-FUSION_VARIANTS = ("zs_fuse", "zs_fuse+calibrated", "zs_fuse+concat")
-
-
-def variant_candidates(name: str, grid) -> list:
-    """The :class:`LateFusionClassifier` settings inner CV chooses from for fusion row ``name``."""
-    if name == "zs_fuse":
-        return fusion_candidates(("weighted",), grid.weights, (None,))
-    if name == "zs_fuse+calibrated":
-        return fusion_candidates(("weighted",), grid.weights, ("fit",))
-    if name == "zs_fuse+concat":
-        return fusion_candidates(("concat",), normalizations=("standard", "layer"))
-    raise ValueError(f"Unknown fusion row {name!r}; choose one of {list(FUSION_VARIANTS)}.")
+__all__ = ["FittedFusion", "fit_fusion", "local_splits"]
 
 
 def local_splits(train: np.ndarray, splits: list) -> list:
@@ -67,15 +54,17 @@ class FittedFusion:
         return {**out, "weights": weights, "inner_ua": self.inner_ua, "test_ua": test_ua, "chosen": chosen}
 
 
-def fit_fusion(name, X, labels, fold, classes, grid, base) -> FittedFusion:
-    """Fit fusion row ``name`` on ``fold.train`` of ``X = [zero-shot logits | embedding]``.
+def fit_fusion(system, X, labels, fold, classes, grid, base) -> FittedFusion:
+    """Fit fusion row ``system`` (a :class:`~.systems.System`) on ``fold.train`` of ``X``.
+
+    ``X`` is ``[zero-shot logits | embedding]``.
 
     Its settings are chosen on ``fold.splits`` by :func:`select_fusion` (UA, the
     earliest candidate on ties: the smaller weight, raw logits, standardisation).
     """
     train = fold.train
     n = len(classes)
-    candidates = variant_candidates(name, grid)
+    candidates = system.candidates(grid)
     selection = select_fusion(
         X[train, :n], X[train, n:], labels[train], local_splits(train, fold.splits), candidates, classifier=base,
         scoring="balanced_accuracy", zero_shot_classes=list(classes),

@@ -23,11 +23,11 @@ from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 from ..arrays import softmax
-from ..estimators.calibration import fit_temperature
 from ..estimators.fusion_proba import default_classifier
+from . import systems
 from .compare import paired_comparison
 from .features import Features, FeatureSet, ZeroShotFeatures
-from .fusion_select import FUSION_VARIANTS, fit_fusion
+from .fusion_select import fit_fusion
 from .grid import Grid
 from .metrics import (
     confusion,
@@ -35,9 +35,10 @@ from .metrics import (
     score_all,
     unweighted_accuracy,
 )
-from .results import SYSTEMS, Evaluation, Study, SystemResult
+from .results import Evaluation, Study, SystemResult
+from .zero_shot_select import argmax_labels, choose_zero_shot
 
-__all__ = ["Fold", "inner_splits", "plan_folds", "run_protocol", "run_study", "select_final"]
+__all__ = ["Fold", "inner_splits", "plan_folds", "run_study", "select_final"]
 
 _MAX_INNER_FOLDS = 5
 _ECE_BINS = 15
@@ -78,7 +79,9 @@ def inner_splits(train: np.ndarray, folds, speakers, labels, development=None) -
     counts = np.unique(labels[train], return_counts=True)[1]
     k = min(_MAX_INNER_FOLDS, int(counts.min()))
     if k < 2:
-        raise ValueError(
+        from ..datasets import CorpusError  # the corpus cannot be evaluated: the user's data, not a bug
+
+        raise CorpusError(
             "Cannot select hyper-parameters: the training clips have a single speaker and a class with "
             "one clip, so no validation split exists."
         )
@@ -109,20 +112,6 @@ def _iter_plan(labels, folds, speakers, development, test):
         yield Fold(int(k), train, np.flatnonzero(folds == k), inner_splits(train, folds, speakers, labels, development))
 
 
-def _argmax_labels(classes, scores):
-    return classes[np.argmax(scores, axis=1)]
-
-
-def _zero_shot_inner_ua(logits, labels, classes, splits) -> float:
-    """Mean UA over the validation folds: zero-shot learns nothing, so only validation rows matter."""
-    return float(np.mean([unweighted_accuracy(labels[val], _argmax_labels(classes, logits[val])) for _, val in splits]))
-
-
-def _select(candidates: list, scores: list) -> object:
-    """The candidate with the best score; the earliest one on ties."""
-    return candidates[int(np.argmax(scores))]
-
-
 class _Rows:
     """Predictions and per-fold scores of a set of systems, filled fold by fold."""
 
@@ -147,47 +136,37 @@ class _Rows:
 
 
 class _ZeroShotRun:
-    """An ALM alone: single prompt, ensemble, (N_a, N_t) chosen by inner CV, calibrated by temperature."""
-
-    names = ("zero_shot", "zero_shot+ensemble", "zero_shot+ensemble+amplification", "zero_shot+calibrated")
+    """An ALM alone: its rows (single prompt, ensemble, (N_a, N_t) chosen by inner CV, calibrated), fold by fold."""
 
     def __init__(self, features: ZeroShotFeatures, labels, classes, grid: Grid):
         self.features, self.labels, self.classes = features, labels, classes
         self.configs = [c for c in grid.amplifications if c in features.ensemble]
         if not self.configs:
             raise ValueError(f"None of the grid's (N_a, N_t) {grid.amplifications} was computed.")
-        self.rows = _Rows(self.names, labels, classes)
-        self.chosen = {}  # fold id -> (params, logits of the chosen system on every clip)
+        self.systems = systems.made(has_alm=True, has_fm=False)
+        self.rows = _Rows([s.name for s in self.systems], labels, classes)
+        self.chosen = {}  # fold id -> the fold's ZeroShotChoice
         self.selection = {"amplification": []}
         self.proba = {"before": np.full((len(labels), len(classes)), np.nan), "after": None}
         self.proba["after"] = self.proba["before"].copy()
         self.calibration = {"temperatures": [], "ece_before_folds": [], "ece_after_folds": []}
 
     def step(self, fold: Fold):
-        f, labels, classes, test = self.features, self.labels, self.classes, fold.test
-        self.rows.add("zero_shot", fold, _argmax_labels(classes, f.single[test]),
-                      {"templates": "single", "audio_repeats": 1, "text_repeats": 1})
-        self.rows.add("zero_shot+ensemble", fold, _argmax_labels(classes, f.ensemble[(1, 1)][test]),
-                      {"templates": "ensemble", "audio_repeats": 1, "text_repeats": 1})
-        inner = [_zero_shot_inner_ua(f.ensemble[c], labels, classes, fold.splits) for c in self.configs]
-        chosen = _select(self.configs, inner)
+        labels, classes, test = self.labels, self.classes, fold.test
+        choice = choose_zero_shot(self.features, labels, classes, fold, self.configs)
+        for system in self.systems:
+            logits, params = system.scores(choice)
+            self.rows.add(system.name, fold, argmax_labels(classes, logits[test]), params)
         self.selection["amplification"].append({
             "fold": fold.id,
-            "candidates": [list(c) for c in self.configs],
-            "inner_ua": inner,
-            "test_ua": [unweighted_accuracy(labels[test], _argmax_labels(classes, f.ensemble[c][test]))
-                        for c in self.configs],
-            "chosen": list(chosen),
+            "candidates": [list(c) for c in choice.candidates],
+            "inner_ua": choice.inner_ua,
+            "test_ua": [unweighted_accuracy(labels[test], argmax_labels(classes, self.features.ensemble[c][test]))
+                        for c in choice.candidates],
+            "chosen": [choice.audio_repeats, choice.text_repeats],
         })
-        zs = f.ensemble[chosen]
-        params = {"templates": "ensemble", "audio_repeats": chosen[0], "text_repeats": chosen[1]}
-        predicted = _argmax_labels(classes, zs[test])
-        self.rows.add("zero_shot+ensemble+amplification", fold, predicted, params)
-        # The temperature changes confidence, never the ranking: the row's labels are the
-        # amplified ensemble's, its probabilities (ECE) are what calibration improves.
-        temperature = fit_temperature(zs[fold.train], labels[fold.train], classes)
-        self.rows.add("zero_shot+calibrated", fold, predicted, {**params, "temperature": temperature})
-        self.chosen[fold.id] = (params, zs)
+        self.chosen[fold.id] = choice
+        zs, temperature = choice.amplified, choice.temperature
         before, after = softmax(zs[test]), softmax(zs[test] / temperature)
         self.proba["before"][test], self.proba["after"][test] = before, after
         self.calibration["temperatures"].append(temperature)
@@ -199,7 +178,7 @@ class _ZeroShotRun:
         y = self.labels[tested]
         before, after = self.proba["before"][tested], self.proba["after"][tested]
         return {
-            "system": "zero_shot+ensemble+amplification",
+            "system": systems.AMPLIFIED.name,
             "ece_before": expected_calibration_error(y, before, self.classes, n_bins=_ECE_BINS),
             "ece_after": expected_calibration_error(y, after, self.classes, n_bins=_ECE_BINS),
             "n_bins": _ECE_BINS,
@@ -214,53 +193,58 @@ class _SpecialistRun:
 
     def __init__(self, embeddings, labels, classes, base):
         self.embeddings, self.labels, self.base = embeddings, labels, base
-        self.rows = _Rows(("specialist",), labels, classes)
+        self.names = [s.name for s in systems.made(has_alm=False, has_fm=True)]
+        self.rows = _Rows(self.names, labels, classes)
 
     def step(self, fold: Fold):
         model = clone(self.base).fit(self.embeddings[fold.train], self.labels[fold.train])
-        self.rows.add("specialist", fold, model.predict(self.embeddings[fold.test]), {})
+        predicted = model.predict(self.embeddings[fold.test])
+        for name in self.names:
+            self.rows.add(name, fold, predicted, {})
 
 
 class _FusionRun:
-    """A pair's fusion rows, each variant with its own inner-CV selection (see ``fusion_select``)."""
+    """A pair's fusion rows, each with its own inner-CV selection (see ``fusion_select``)."""
 
     def __init__(self, zero_shot: _ZeroShotRun, embeddings, labels, classes, grid: Grid, base):
         self.zero_shot, self.embeddings = zero_shot, embeddings
         self.labels, self.classes, self.grid, self.base = labels, classes, grid, base
-        self.rows = _Rows(FUSION_VARIANTS, labels, classes)
-        self.selection = {name: [] for name in FUSION_VARIANTS}
+        self.systems = systems.fusions()
+        self.rows = _Rows([s.name for s in self.systems], labels, classes)
+        self.selection = {s.name: [] for s in self.systems}
 
     def step(self, fold: Fold):
-        zs_params, zs = self.zero_shot.chosen[fold.id]
-        X = np.hstack([zs, self.embeddings])
-        for name in FUSION_VARIANTS:
-            fitted = fit_fusion(name, X, self.labels, fold, self.classes, self.grid, self.base)
-            self.rows.add(name, fold, fitted.model.predict(X[fold.test]), {**zs_params, **fitted.params})
-            self.selection[name].append({"fold": fold.id, **fitted.diagnostics(X[fold.test], self.labels[fold.test])})
+        choice = self.zero_shot.chosen[fold.id]  # the fusion fuses the zero-shot system chosen in this fold
+        X = np.hstack([choice.amplified, self.embeddings])
+        for system in self.systems:
+            fitted = fit_fusion(system, X, self.labels, fold, self.classes, self.grid, self.base)
+            self.rows.add(system.name, fold, fitted.model.predict(X[fold.test]), {**choice.params, **fitted.params})
+            self.selection[system.name].append(
+                {"fold": fold.id, **fitted.diagnostics(X[fold.test], self.labels[fold.test])})
 
 
 def _run_names(has_alm, has_fm):
-    return [s for s in SYSTEMS if (s == "specialist" and has_fm) or (s.startswith("zero_shot") and has_alm)
-            or (s.startswith("zs_fuse") and has_fm and has_alm)]
+    return [s.name for s in systems.made(has_alm, has_fm)]
 
 
 def _evaluation(dataset, classes, labels, names, parts, zero_shot=None, fusion=None, features=None) -> Evaluation:
-    systems = {}
+    found = {}
     for part in parts:
-        systems.update(part.rows.systems())
-    systems = {s: systems[s] for s in names}
+        found.update(part.rows.systems())
+    rows = {s: found[s] for s in names}
     selection = {}
     if zero_shot is not None:
         selection.update(zero_shot.selection)
     comparison = {}
     if fusion is not None:
-        selection["weight"] = fusion.selection["zs_fuse"]
+        selection["weight"] = fusion.selection[systems.ZS_FUSE.name]
         selection["fusion"] = fusion.selection
-        tested = np.asarray([p is not None for p in systems["specialist"].predictions])
-        for name in FUSION_VARIANTS:
-            comparison[name] = paired_comparison(labels[tested], systems[name].predictions[tested],
-                                                 systems["specialist"].predictions[tested])
-    return Evaluation(dataset=dataset, classes=classes, systems=systems, selection=selection,
+        specialist = rows[systems.SPECIALIST.name].predictions
+        tested = np.asarray([p is not None for p in specialist])
+        for system in fusion.systems:
+            comparison[system.name] = paired_comparison(labels[tested], rows[system.name].predictions[tested],
+                                                        specialist[tested])
+    return Evaluation(dataset=dataset, classes=classes, systems=rows, selection=selection,
                       calibration={} if zero_shot is None else zero_shot.calibration_summary(),
                       comparison=comparison, features=features)
 
@@ -313,39 +297,14 @@ def run_study(
                  fm_runs=fm_results, pairs=pair_results, feature_set=feature_set)
 
 
-def run_protocol(
-    features: Features,
-    labels,
-    folds,
-    speakers,
-    *,
-    classes=None,
-    grid: Grid = Grid(),
-    development=None,
-    classifier=None,
-    dataset="corpus",
-    log: Callable[[str], None] | None = None,
-) -> Evaluation:
-    """Learn, select and score every system fold by fold on one ALM's and one specialist's ``features``.
-
-    ``folds[i]`` is clip i's test fold (``-1``: training only). For each test
-    fold k the training clips are all others; selections use
-    :func:`inner_splits` of the training clips only.
-    """
-    study = run_study(FeatureSet.from_features(features), labels, folds, speakers, classes=classes, grid=grid,
-                      development=development, classifier=classifier, dataset=dataset, log=log)
-    result = study.primary
-    result.features = features
-    return result
-
-
 def select_final(features: Features, labels, folds, speakers, *, classes=None, grid: Grid = Grid(),
-                 development=None, classifier=None, system: str = "zs_fuse") -> dict:
-    """(N_a, N_t) and the fusion settings of ``system`` for a model trained on *all* clips.
+                 development=None, classifier=None, system: str = systems.ZS_FUSE.name) -> dict:
+    """(N_a, N_t) and the settings of ``system`` for a model trained on *all* clips.
 
-    The same inner CV as in :func:`run_protocol`, over every clip (for corpora
+    The same inner CV as in :func:`run_study`, over every clip (for corpora
     whose clips all have a test fold, this is the outer folds themselves).
     """
+    target = systems.find(system)
     labels = np.asarray(labels, dtype=object)
     classes = np.unique(labels) if classes is None else np.asarray(classes, dtype=object)
     base = default_classifier() if classifier is None else classifier
@@ -354,14 +313,15 @@ def select_final(features: Features, labels, folds, speakers, *, classes=None, g
     chosen = {}
     if features.zero_shot is not None:
         configs = [c for c in grid.amplifications if c in features.ensemble]
-        inner = [_zero_shot_inner_ua(features.ensemble[c], labels, classes, fold.splits) for c in configs]
-        chosen["audio_repeats"], chosen["text_repeats"] = _select(configs, inner)
-        zs = features.ensemble[(chosen["audio_repeats"], chosen["text_repeats"])]
-        if features.embeddings is not None and system in FUSION_VARIANTS:
-            X = np.hstack([zs, features.embeddings])
-            chosen.update(fit_fusion(system, X, labels, fold, classes, grid, base).params)
-        elif system == "zero_shot+calibrated":
-            chosen["temperature"] = fit_temperature(zs, labels, classes)
+        choice = choose_zero_shot(ZeroShotFeatures(features.zero_shot, features.ensemble), labels, classes, fold,
+                                  configs)
+        chosen = {"audio_repeats": choice.audio_repeats, "text_repeats": choice.text_repeats}
+        if features.embeddings is not None and target.candidates is not None:
+            X = np.hstack([choice.amplified, features.embeddings])
+            chosen.update(fit_fusion(target, X, labels, fold, classes, grid, base).params)
+        elif target.scores is not None:  # what the row sets beyond (N_a, N_t), e.g. a temperature
+            row = target.scores(choice)[1]
+            chosen.update({k: v for k, v in row.items() if k != "templates" and k not in chosen})
     return chosen
 
 

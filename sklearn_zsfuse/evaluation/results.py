@@ -14,10 +14,10 @@ import numpy as np
 
 from .features import Features, FeatureSet
 from .metrics import summarize
-from .systems import FUSIONS, SYSTEMS
+from .systems import SPECIALIST, ZS_FUSE, fusions
 from .tables import markdown_table
 
-__all__ = ["FUSIONS", "SYSTEMS", "Evaluation", "Study", "SystemResult"]
+__all__ = ["Evaluation", "Study", "SystemResult"]
 
 _METRICS = ("ua", "wa", "f1")
 
@@ -45,7 +45,7 @@ class Evaluation:
 
     dataset: str
     classes: np.ndarray
-    systems: dict  # name -> SystemResult, in SYSTEMS order
+    systems: dict  # name -> SystemResult, in the systems table's order
     selection: dict  # diagnostics: inner-CV and test UA of every candidate, per fold
     config: dict = field(default_factory=dict)
     features: Features | None = field(default=None, repr=False)  # what the models computed (not saved)
@@ -202,12 +202,12 @@ class Study:
             out += [(f, run) for f, run in self.fm_runs.items()]
         return out
 
-    def grid(self, system: str = "zs_fuse", metric: str = "ua") -> dict:
+    def grid(self, system: str = ZS_FUSE.name, metric: str = "ua") -> dict:
         """``{alm: {fm: value}}`` of ``system``'s ``metric`` (mean over test folds)."""
         return {a: {f: self.pairs[(a, f)].systems[system].summary[metric] for f in self.fms
                     if system in self.pairs[(a, f)].systems} for a in self.alms}
 
-    def grid_rows(self, system: str = "zs_fuse") -> tuple[list, list]:
+    def grid_rows(self, system: str = ZS_FUSE.name) -> tuple[list, list]:
         """(header, rows): rows ALMs, columns specialists, cells ``system``'s UA (%)."""
         if not self.pairs:
             return [], []
@@ -216,7 +216,7 @@ class Study:
         return [f"{system} UA (%): ALM \\ specialist", *self.fms], rows
 
     def layer_sweep(self) -> dict:
-        """``{model: [(layer, {"specialist": ua, alm: zs_fuse ua, ...}), ...]}`` for specialists run at several layers."""
+        """``{model: [(layer, {specialist: ua, alm: zs_fuse ua, ...}), ...]}`` for specialists run at several layers."""
         layers = (self.feature_set.fm_layers if self.feature_set is not None else {})
         by_model: dict = {}
         for name in self.fms:
@@ -228,10 +228,11 @@ class Study:
                 continue
             rows = []
             for layer, name in entries:
-                cells = {"specialist": self.fm_runs[name].systems["specialist"].summary["ua"]}
+                specialist = SPECIALIST.name
+                cells = {specialist: self.fm_runs[name].systems[specialist].summary["ua"]}
                 for a in self.alms:
                     if (a, name) in self.pairs:
-                        cells[a] = self.pairs[(a, name)].systems["zs_fuse"].summary["ua"]
+                        cells[a] = self.pairs[(a, name)].systems[ZS_FUSE.name].summary["ua"]
                 rows.append((layer, cells))
             out[model] = rows
         return out
@@ -255,7 +256,7 @@ class Study:
         - ``alm[alm]``, ``fm[fm]``: each model alone (``{"systems", "calibration"}``);
         - ``pairs[alm][fm]``: each pair's ``{"systems", "calibration", "comparison"}``;
         - ``grid[system][alm][fm]``: UA of each fusion row, the ALM x specialist grid;
-        - ``layers[model]``: ``[{"layer", "specialist", <alm>: zs_fuse UA}, ...]`` for a layer sweep;
+        - ``layers[model]``: ``[{"layer", specialist: UA, <alm>: zs_fuse UA}, ...]`` for a layer sweep;
         - ``cross_corpus``: kept classes and dropped clips (only when testing on another corpus).
         """
         def part(run: Evaluation) -> dict:
@@ -272,7 +273,7 @@ class Study:
             pairs.setdefault(a, {})[f] = part(run)
         doc["pairs"] = pairs
         if self.pairs:
-            doc["grid"] = {s: self.grid(s) for s in FUSIONS}
+            doc["grid"] = {s.name: self.grid(s.name) for s in fusions()}
         sweep = self.layer_sweep()
         if sweep:
             doc["layers"] = {m: [{"layer": layer, **cells} for layer, cells in rows] for m, rows in sweep.items()}

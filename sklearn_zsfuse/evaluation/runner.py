@@ -18,7 +18,7 @@ from .results import Study
 __all__ = ["evaluate"]
 
 
-def _models(value, name) -> list:
+def _model_list(value, name) -> list:
     """None, one model, or a list of models -> a list (models are ids, paths or 'egemaps')."""
     if value is None:
         return []
@@ -45,6 +45,19 @@ def _layers(layer) -> list | None:
         if out.count(out[-1]) > 1:
             raise ValueError(f"layer {out[-1]!r} is given twice.")
     return out
+
+
+def _shared_classes(corpus, test_corpus) -> tuple:
+    """:func:`~sklearn_zsfuse.datasets.labels.shared_classes`; fewer than two classes in common: a CorpusError."""
+    from ..datasets import CorpusError
+    from ..datasets.labels import shared_classes
+
+    try:
+        return shared_classes(corpus, test_corpus)
+    except CorpusError:
+        raise
+    except ValueError as exc:  # its one refusal: the two corpora's labels, not a bug
+        raise CorpusError(str(exc)) from exc
 
 
 def resolve_classifier(classifier=None, class_weight=None):
@@ -105,18 +118,17 @@ def evaluate(
     (``{"cache_dir": ...}`` to both, ``{"max_duration": 30}`` to both, ...).
     """
     from .. import __version__
-    from ..datasets.labels import shared_classes
 
     start = time.perf_counter()
     classifier = resolve_classifier(classifier, class_weight)
-    alms, fms = _models(alm, "alm"), _models(fm, "fm")
+    alms, fms = _model_list(alm, "alm"), _model_list(fm, "fm")
     layers = _layers(layer)
     if layers is not None and not fms:
         raise ValueError("layer= chooses the specialist's hidden state, but no specialist (fm) is given.")
     cross = None
     train = corpus
     if test_corpus is not None:
-        train, test, cross = shared_classes(corpus, test_corpus)
+        train, test, cross = _shared_classes(corpus, test_corpus)
         dataset = name or f"{corpus.name} -> {test_corpus.name}"
         paths = list(train.paths) + list(test.paths)
         labels = np.concatenate([train.labels, test.labels])

@@ -161,6 +161,8 @@ def plot_reliability(evaluation, path) -> Path:
 
 def plot_layer_sweep(study, path) -> Path:
     """UA against the specialist's layer: the specialist alone and ZS-Fuse with each ALM."""
+    from ..evaluation.systems import SPECIALIST
+
     sweep = study.layer_sweep()
     fig = _figure(figsize=(6.4, 4.2))
     ax = fig.subplots()
@@ -169,7 +171,7 @@ def plot_layer_sweep(study, path) -> Path:
         xs = [layer for layer, _ in numeric]
         prefix = f"{model}: " if len(sweep) > 1 else ""
         for column in rows[0][1]:
-            label = prefix + ("specialist" if column == "specialist" else f"ZS-Fuse with {column}")
+            label = prefix + (column if column == SPECIALIST.name else f"ZS-Fuse with {column}")
             line = ax.plot(xs, [100 * cells[column] for _, cells in numeric], marker="o", label=label)
             mean = [cells[column] for layer, cells in rows if layer == "all"]
             if mean:

@@ -24,8 +24,10 @@ def as_study(evaluation):
     if not isinstance(evaluation, Evaluation):
         raise TypeError(f"a report takes a Study or an Evaluation, got {type(evaluation).__name__}.")
     alm = str(evaluation.config.get("alm") or "ALM")
-    fm = str(evaluation.config.get("fm") or "specialist")
-    has_zs, has_fm = "zero_shot" in evaluation.systems, "specialist" in evaluation.systems
+    from ..evaluation.systems import SPECIALIST, ZERO_SHOT
+
+    fm = str(evaluation.config.get("fm") or SPECIALIST.name)
+    has_zs, has_fm = ZERO_SHOT.name in evaluation.systems, SPECIALIST.name in evaluation.systems
     return Study(
         dataset=evaluation.dataset, classes=evaluation.classes, alms=[alm] if has_zs else [],
         fms=[fm] if has_fm else [], alm_runs={alm: evaluation} if has_zs and not has_fm else {},
@@ -81,10 +83,10 @@ def sections(study) -> list:
                      f"{_dropped(x['test_dropped'])}")
     out.append((2, "Run", "facts", facts))
     if len(study.pairs) > 1:
-        from ..evaluation.systems import FUSIONS
+        from ..evaluation.systems import fusions
 
-        for system in FUSIONS:
-            out.append((2, f"Summary: {system} UA (%), ALM x specialist", "table", study.grid_rows(system)))
+        for system in fusions():
+            out.append((2, f"Summary: {system.name} UA (%), ALM x specialist", "table", study.grid_rows(system.name)))
     for model, header, rows in study.layer_rows():
         out.append((2, f"Layer sweep: {model}", "table", (header, rows)))
     for title, run in study.tables():
