@@ -23,6 +23,7 @@ from .base import (
     resolve_dtype,
 )
 from .fm import FMEncoder, check_fm_encoder
+from .remote_code import allow_remote_code
 from .registry import (
     register_alm,
     register_fm,
@@ -49,6 +50,7 @@ __all__ = [
     "ModelMismatchError",
     "TextTokenLimit",
     "abilities",
+    "allow_remote_code",
     "check_alm_encoder",
     "check_fm_encoder",
     "clear_models",

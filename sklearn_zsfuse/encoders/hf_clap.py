@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import LOAD_ERRORS, load_error, model_fingerprint, unwrap_features
+from .base import model_fingerprint, unwrap_features
+from .hf_load import load_model, load_part
 from .clap_mel import ClapLogMel
 
 __all__ = ["HFClap", "HFClapEncoder"]
@@ -34,12 +35,10 @@ class HFClapEncoder:
         import torch
         from transformers import ClapModel, ClapProcessor
 
-        try:
-            # safetensors when present; a pickled .bin only through torch's weights_only loader
-            self.model = ClapModel.from_pretrained(model, revision=revision, dtype=dtype, weights_only=True)
-            processor = ClapProcessor.from_pretrained(model, revision=revision)
-        except LOAD_ERRORS as exc:
-            raise load_error(model, "model", exc) from exc
+        # safetensors when present; a pickled .bin only through torch's weights_only loader; no
+        # code from the model's files; every weight used (see .hf_load)
+        self.model = load_model(ClapModel, model, revision=revision, dtype=dtype)
+        processor = load_part(ClapProcessor, model, revision=revision)
         self.model.to(device).eval()
         self.device = device
         self.dtype = dtype or torch.float32
