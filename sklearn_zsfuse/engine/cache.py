@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .entry_file import ABSENT, NOT_AN_ENTRY, read_entry
+
 __all__ = [
     "CacheTiers",
     "CacheWarning",
@@ -123,10 +125,12 @@ class DiskCache:
     moved into place with :func:`os.replace`, so a reader sees either no entry
     or a whole one; two processes writing the same key both write the same
     value and the last rename wins. An entry that fails its checksum, key or
-    ``np.load`` (a truncated file, a disk error, a foreign file), or whose value
-    is impossible (not a floating-point array, NaN or infinite values, another
-    shape than the caller expects), counts as ``corrupt``, is deleted and
-    reported as a miss, so it is recomputed and never returned.
+    ``np.load`` (a truncated file, a disk error, a foreign file), whose value
+    is impossible (not a float32 array, NaN or infinite values, another
+    shape than the caller expects), or that is not a regular file of at most that
+    shape's size (a FIFO, a device, a link, a huge file: never read, never waited
+    on), counts as ``corrupt``, is deleted and reported as a miss, so it is
+    recomputed and never returned.
 
     A directory that cannot be written (read-only, full, a file or a link loop
     where it should be, a folder where an entry should be) gives one
@@ -162,17 +166,18 @@ class DiskCache:
             setattr(self, field, getattr(self, field) + 1)
 
     def get(self, key: tuple, shape: tuple | None = None) -> np.ndarray | None:
-        """The entry of ``key``, or None; with ``shape``, an entry of another shape is corrupt."""
+        """The entry of ``key``, or None; with ``shape``, an entry of another shape is corrupt.
+
+        Only what an entry of that shape can take is read: a FIFO, a device, a link or a
+        file larger than that is corrupt without being read.
+        """
         path = self.path_for(key)
-        try:
-            data = path.read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
-            self._count("misses")
+        key_bytes = self._key_bytes(key)
+        data = read_entry(path, _entry_limit(key_bytes, shape))
+        if data is ABSENT:
+            self._count("misses")  # no entry, or unreadable (permissions, I/O error): recompute
             return None
-        except OSError:
-            self._count("misses")  # unreadable (permissions, I/O error): recompute
-            return None
-        value = self._parse(data, self._key_bytes(key))
+        value = None if data is NOT_AN_ENTRY else self._parse(data, key_bytes)
         if value is not None and shape is not None and value.shape != tuple(shape):
             value = None
         if value is None:
@@ -203,8 +208,9 @@ class DiskCache:
         except Exception:
             return None
         # A right checksum says the bytes are what some writer wrote, not that they are an
-        # embedding: every entry is a non-empty float array of finite values.
-        if not isinstance(value, np.ndarray) or value.dtype.kind != "f" or value.ndim == 0 or value.size == 0:
+        # embedding: every entry is a non-empty float32 array of finite values (the engine
+        # stores float32 only, so another dtype is a forgery or another program's file).
+        if not isinstance(value, np.ndarray) or value.dtype != np.float32 or value.ndim == 0 or value.size == 0:
             return None
         if not np.all(np.isfinite(value)):
             return None
@@ -277,6 +283,19 @@ class DiskCache:
         import shutil
 
         shutil.rmtree(self._root, ignore_errors=True)
+
+
+# Without an expected shape, no embedding entry comes near this.
+_MAX_ENTRY = 256 << 20
+# An entry's bytes besides the array's data: magic, checksum, key length, key, .npy header.
+_NPY_HEADER_MAX = 4096
+
+
+def _entry_limit(key_bytes: bytes, shape: tuple | None) -> int:
+    """The largest entry of ``shape`` (float32), or :data:`_MAX_ENTRY` when the shape is not known."""
+    if shape is None:
+        return _MAX_ENTRY
+    return len(_MAGIC) + _DIGEST_SIZE + 4 + len(key_bytes) + _NPY_HEADER_MAX + 4 * int(np.prod(shape, dtype=np.int64))
 
 
 def _write_blob(fd: int, blob: bytes) -> None:
