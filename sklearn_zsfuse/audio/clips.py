@@ -7,9 +7,11 @@ or librosa can decode) or 1-D waveforms at a known ``sampling_rate``.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,15 +75,50 @@ class Clip:
         return h.hexdigest()
 
 
+_NOT_REGULAR = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def _refuse_special(clip: Clip, mode: int) -> None:
+    """Only regular files are read: opening or reading a FIFO or device can wait forever."""
+    if stat.S_ISDIR(mode):
+        raise AudioInputError(f"{clip.describe()}: is a directory, not an audio file.")
+    if not stat.S_ISREG(mode):
+        kind = _NOT_REGULAR.get(stat.S_IFMT(mode), "a special file")
+        raise AudioInputError(f"{clip.describe()}: is {kind}, not a regular file; only audio files are read.")
+
+
 def _open(clip: Clip):
+    """The clip's file, opened for reading, or an AudioInputError naming it.
+
+    The path is checked before it is opened, and opened without blocking, so a FIFO
+    or device named ``.wav`` is refused instead of waited on.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        return open(clip.source, "rb")
+        _refuse_special(clip, os.stat(clip.source).st_mode)
+        fd = os.open(clip.source, flags)
     except FileNotFoundError:
         raise AudioInputError(f"{clip.describe()}: file not found.") from None
     except IsADirectoryError:
         raise AudioInputError(f"{clip.describe()}: is a directory, not an audio file.") from None
     except OSError as exc:
         raise AudioInputError(f"{clip.describe()}: cannot be read ({exc}).") from None
+    try:
+        _refuse_special(clip, os.fstat(fd).st_mode)  # the path may have changed since the check
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+# The last iterators read to their end, so that reading one again is told apart from an
+# empty X (the objects only: an exhausted generator or list iterator releases its items).
+_read_iterators: collections.deque = collections.deque(maxlen=32)
 
 
 def as_clip_list(X, sampling_rate: int | None) -> list[Clip]:
@@ -116,11 +153,23 @@ def as_clip_list(X, sampling_rate: int | None) -> list[Clip]:
             )
     else:
         try:
+            once = iter(X) is X  # a generator or other iterator: it can be read only once
+        except TypeError:
+            once = False
+        if once and any(X is seen for seen in _read_iterators):
+            raise AudioInputError(
+                f"X is an iterator ({type(X).__name__}) that an earlier call already read to its end, so it "
+                "holds no clips now (fit_transform reads X twice: in fit, then in transform); pass a list: "
+                "list(X)."
+            )
+        try:
             items = list(X)
         except TypeError:
             raise AudioInputError(
                 f"X must be a sequence of clips (paths or waveforms), got {type(X).__name__}."
             ) from None
+        if once:
+            _read_iterators.append(X)  # exhausted: it no longer holds its items
     clips, urls = [], []
     for i, item in enumerate(items):
         if isinstance(item, (str, os.PathLike)):

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 from pathlib import Path
+
+from .hub import ModelLoadError
 
 __all__ = ["STAMPED_SUFFIXES", "content_stamp", "file_digest"]
 
@@ -28,8 +31,12 @@ _lock = threading.Lock()
 
 def file_digest(path) -> str:
     """SHA-256 of the file's bytes, computed once per process per version of the file."""
-    with open(path, "rb") as f:
+    # without blocking, and regular files only: a FIFO named like a weight file is not waited on
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ModelLoadError(f"{str(path)!r} is not a regular file; model files must be.")
         key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         with _lock:
             known = _digests.get(key)

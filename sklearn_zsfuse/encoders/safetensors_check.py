@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 
 __all__ = ["MAX_HEADER", "safetensors_problem", "safetensors_file_problem"]
 
@@ -73,8 +74,13 @@ def safetensors_problem(head: bytes, size: int) -> str | None:
 def safetensors_file_problem(path) -> str | None:
     """:func:`safetensors_problem` of a file on disk, reading its header only."""
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
+        # without blocking: a FIFO where the weights should be is refused, not waited on
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                return "it is not a regular file"
+            size = st.st_size
             first = f.read(8)
             n = int.from_bytes(first, "little") if len(first) == 8 else 0
             head = first + (f.read(n) if 0 < n <= min(MAX_HEADER, size) else b"")
