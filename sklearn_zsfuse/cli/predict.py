@@ -84,25 +84,14 @@ def _predict(args, parser) -> int:
 
 
 def _read_skops(path: Path):
-    """``(estimator, None)``, or ``(None, one-line reason)``: untrusted types are named, never built."""
+    """``(estimator, None)``, or ``(None, one-line reason)``: bounded, untrusted types named, never built."""
     from ..encoders import ModelLoadError
-    from ..estimators.persistence import SKOPS_TRUSTED_TYPES
 
     try:
-        import skops.io as sio
+        from ..estimators.skops_files import load_skops
+
+        return load_skops(path), None
     except ImportError:
         return None, f"reading {str(path)!r} needs skops: pip install 'sklearn-zsfuse[deploy]'."
-    try:
-        untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(SKOPS_TRUSTED_TYPES))
-        if untrusted:
-            return None, (
-                f"{str(path)!r} holds types that are not trusted, so it was not loaded: {untrusted}. If you "
-                "trust the file, load it in Python with skops.io.load(path, trusted=[...])."
-            )
-        return sio.load(path, trusted=SKOPS_TRUSTED_TYPES), None
     except ModelLoadError as exc:
-        return None, f"{str(path)!r}: {exc}"
-    except Exception as exc:  # skops raises many types for a damaged or foreign file
-        return None, f"{str(path)!r} is not a readable .skops file ({type(exc).__name__}: {exc})."
-
-
+        return None, one_line(exc)

@@ -16,7 +16,6 @@ previous one.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import os
@@ -29,12 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from ..encoders.abilities import abilities
+from ..encoders.safetensors_check import safetensors_problem
 from ..encoders.base import (
     ModelLoadError,
     ModelMismatchError,
     model_source,
     register_model_source,
 )
+from .private_files import model_paths, private_directory
 
 __all__ = [
     "SKOPS_TRUSTED_TYPES",
@@ -64,12 +65,7 @@ BACKEND_MANIFEST = "zsfuse-backend.json"
 
 
 def _model_files(directory: Path) -> dict[str, bytes]:
-    files = {}
-    for path in sorted(directory.rglob("*")):
-        rel = path.relative_to(directory)
-        if path.is_file() and not any(part.startswith(".") for part in rel.parts):
-            files[rel.as_posix()] = path.read_bytes()
-    return files
+    return {name: path.read_bytes() for name, path in model_paths(directory).items()}
 
 
 def _digest(files: dict[str, bytes]) -> str:
@@ -107,8 +103,11 @@ def check_weights_can_travel(estimator, encoder) -> None:
     """
     if not getattr(estimator, "store_weights_in_pickle", False):
         return
+    directory = _copyable_directory(estimator.model, estimator.revision)
+    if directory is not None:
+        model_paths(directory)  # its links stay inside it
     able = abilities(encoder)
-    if not able.has_weights or able.save or _copyable_directory(estimator.model, estimator.revision) is not None:
+    if not able.has_weights or able.save or directory is not None:
         return
     model = estimator.model
     shown = repr(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else repr(model)
@@ -159,8 +158,7 @@ _MAX_DEPTH = 8
 def _private_root() -> Path:
     global _root
     if _root is None:
-        _root = Path(tempfile.mkdtemp(prefix="zsfuse-models-"))  # mode 0700: this user only
-        atexit.register(shutil.rmtree, _root, ignore_errors=True)
+        _root = private_directory("zsfuse-models-")  # mode 0700, removed at exit and on SIGTERM
     return _root
 
 
@@ -294,6 +292,10 @@ def unpack_model(payload: dict, *, model=_ANY, revision=None) -> Path:
     digest = _digest(files)
     if digest != payload.get("digest"):
         raise ModelLoadError(f"The model files embedded for model={name!r} are corrupt (digest mismatch).")
+    for file_name, data in files.items():  # before a byte is written
+        problem = safetensors_problem(data, len(data)) if file_name.endswith(".safetensors") else None
+        if problem is not None:
+            raise ModelLoadError(f"The embedded file {file_name!r} is damaged: {problem}; nothing was unpacked.")
     with _unpack_lock:
         source = _unpacked.get(digest)
         directory = _private_root() / digest
