@@ -70,21 +70,9 @@ def _embed(args, parser) -> int:
         scorer = ALMZeroShotScorer(args.alm, audio_repeats=args.audio_repeats, **common)
         X = scorer.audio_embeddings(paths)
         names = [f"alm{i}" for i in range(X.shape[1])]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.out.suffix.lower() == ".npy":
-        np.save(args.out, X)
-        listing = args.out.with_suffix(".paths.txt")
-        listing.write_text("".join(f"{p}\n" for p in paths), encoding="utf-8")
-        print(f"{X.shape[0]} x {X.shape[1]} embeddings: {args.out} (rows in the order of {listing})")
-    else:
-        import pandas as pd
+    from ..reporting.embeddings_file import write_embeddings
 
-        frame = pd.DataFrame(X, columns=names)
-        frame.insert(0, "path", paths)
-        for i, (name, values) in enumerate(columns.items(), start=1):
-            frame.insert(i, name, values)
-        frame.to_parquet(args.out, index=False)
-        print(f"{X.shape[0]} x {X.shape[1]} embeddings: {args.out}")
+    print(write_embeddings(args.out, X, paths, names, columns))  # temporary files renamed once complete
     return 0
 
 
