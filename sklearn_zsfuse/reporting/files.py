@@ -193,17 +193,18 @@ def _title(study) -> str:
 
 
 def _table_document(study) -> str:
-    from ..evaluation.tables import markdown_table
+    from ..evaluation.tables import markdown_cell, markdown_table, markdown_text
 
-    lines = [f"# {_title(study)}", ""]
+    # Names and labels come from the corpus: escaped like report.html's (headings as cells: no stray '|')
+    lines = [f"# {markdown_cell(_title(study))}", ""]
     for level, title, kind, payload in sections(study):
-        lines += ["#" * level + " " + title, ""]
+        lines += ["#" * level + " " + markdown_cell(title), ""]
         if kind == "facts":
-            lines += [f"- {f}" for f in payload]
+            lines += [f"- {markdown_text(f)}" for f in payload]
         elif kind == "table":
             lines.append(markdown_table(*payload))
         else:
-            lines.append(payload)
+            lines.append(markdown_text(payload))
         lines.append("")
     return "\n".join(lines)
 
