@@ -326,6 +326,9 @@ class LateFusionClassifierCV(ClassifierMixin, BaseEstimator):
             )
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
+            if np.any(sample_weight < 0):  # a negative weight turns a loss term into a reward
+                raise ValueError(f"sample_weight must be >= 0; it is negative at position(s) "
+                                 f"{np.flatnonzero(sample_weight < 0)[:10].tolist()}.")
         candidates = fusion_candidates(self.methods, self.weights, self.temperatures, self.normalizations)
         n_zs, labels = resolve_zero_shot(self, X.shape[1], y_classes, getattr(self, "feature_names_in_", None))
         if X.shape[1] <= n_zs:
