@@ -55,10 +55,11 @@ def _embed(directory, sine_clips):
 def test_half_the_tensors_missing_is_an_error_naming_them(tiny_wavlm, tmp_path, sine_clips):
     directory = _copy(tiny_wavlm, tmp_path)
     names = sorted(load_file(directory / "model.safetensors"))
-    dropped = _keep_tensors(directory, lambda k: names.index(k) % 2 == 0)
+    # (transformers 4 crashes inside weight_norm when its two halves are missing: kept here)
+    dropped = _keep_tensors(directory, lambda k: "pos_conv" in k or names.index(k) % 2 == 0)
     with pytest.raises(ModelLoadError, match=r"weight\(s\) the model needs are not in the checkpoint") as info:
         _embed(directory, sine_clips)
-    assert dropped[0] in str(info.value) or "weight_norm" in str(info.value)
+    assert dropped[0] in str(info.value)
 
 
 def test_extra_layers_in_config_are_an_error(tiny_wavlm, tmp_path, sine_clips):
