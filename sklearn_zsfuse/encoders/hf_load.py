@@ -20,8 +20,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from safetensors import SafetensorError
-
 from .hub import LOAD_ERRORS, ModelLoadError, load_error
 from .remote_code import check_remote_code
 from .safetensors_check import safetensors_file_problem
@@ -93,6 +91,8 @@ def load_model(cls, source, *, model=None, parameter: str = "model", revision=No
     ``remote_code=True`` (models whose code ships with their weights) still needs the
     user's own permission for ``source`` (:func:`.remote_code.allow_remote_code`).
     """
+    from safetensors import SafetensorError
+
     model = source if model is None else model
     trust = _remote_code(source, revision, remote_code, model, parameter)
     _check_files(source, model, parameter)
