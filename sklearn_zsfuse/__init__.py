@@ -27,6 +27,7 @@ _EXPORTS = MappingProxyType({
     "SKOPS_TRUSTED_TYPES": ".estimators.persistence",
     "clear_caches": ".engine.cache",
     "clear_models": ".encoders",
+    "load_skops": ".estimators.skops_files",
     "make_zsfuse_pipeline": ".estimators.pipeline",
     "save_model": ".estimators.persistence",
 })
@@ -67,6 +68,7 @@ __all__ = [
     "SKOPS_TRUSTED_TYPES",
     "clear_caches",
     "clear_models",
+    "load_skops",
     "make_zsfuse_pipeline",
     "save_model",
 ]

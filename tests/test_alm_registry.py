@@ -263,6 +263,7 @@ def test_clsp_adapter_equals_the_model_own_call_offline(tiny_clsp, sine_clips, m
 
     path, model = tiny_clsp
     waves, sr = sine_clips
+    monkeypatch.setenv("ZSFUSE_TRUST_REMOTE_CODE", path)  # its code runs: the user's own permission
 
     def refuse(*args, **kwargs):
         raise AssertionError(f"network connection attempted: {args}")
@@ -290,7 +291,8 @@ def test_clsp_adapter_equals_the_model_own_call_offline(tiny_clsp, sine_clips, m
     assert get_alm_encoder("clsp:" + path, device="cpu").fingerprint == encoder.fingerprint
 
 
-def test_clsp_offline_without_files_says_what_to_pass():
+def test_clsp_offline_without_files_says_what_to_pass(monkeypatch):
+    monkeypatch.setenv("ZSFUSE_TRUST_REMOTE_CODE", "yfyeung/CLSP")  # allowed, so the missing files are the problem
     with pytest.raises(ModelLoadError, match=r"yfyeung/CLSP.*not in the local Hugging Face cache.*CLSP\('/local/dir'\)"):
         get_alm_encoder("yfyeung/CLSP", device="cpu")
 

@@ -34,8 +34,11 @@ PACKAGE = Path(sklearn_zsfuse.__file__).parent
 ALLOWED_STATE = {
     "sklearn_zsfuse.encoders.records._records":
         "loaded models: one record per model per process, so clones share a 300M-parameter model",
-    "sklearn_zsfuse.encoders.registry._registry":
-        "names users register for their own encoders (register_alm/register_fm), per process by design",
+    "sklearn_zsfuse.encoders.declarations.declared":
+        "what the user declares about model names, per process by design: their own encoders (register_alm, "
+        "register_fm) and the models allowed to run their own code (allow_remote_code)",
+    "sklearn_zsfuse.encoders.file_digest._digests":
+        "SHA-256 of model files, once per process per file version: a fingerprint vouches for the bytes (issue 17)",
     "sklearn_zsfuse.engine.cache.caches":
         "the embedding caches: memory tiers shared by every estimator and clone, one disk cache per directory",
     "sklearn_zsfuse.reporting.progress._current":

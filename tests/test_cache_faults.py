@@ -17,6 +17,7 @@ import pytest
 
 from sklearn_zsfuse import ALMZeroShotScorer, FMEmbedder, clear_caches
 from sklearn_zsfuse.engine import cache as cache_module
+from sklearn_zsfuse.engine import disk_cache as disk_cache_module
 from sklearn_zsfuse.engine.cache import CacheWarning, DiskCache, disk_cache
 
 SR = 16000
@@ -62,7 +63,7 @@ def test_a_read_only_file_system(tiny_wavlm, clips, tmp_path, monkeypatch):
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(cache_module.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(disk_cache_module.tempfile, "mkstemp", read_only)
     message = run_with_one_warning(tiny_wavlm, clips, tmp_path / "cache")
     assert str(tmp_path / "cache") in message and "Read-only file system" in message
 
@@ -72,7 +73,7 @@ def test_a_full_disk(tiny_wavlm, clips, tmp_path, monkeypatch):
         os.close(fd)
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(cache_module, "_write_blob", full)
+    monkeypatch.setattr(disk_cache_module, "_write_blob", full)
     message = run_with_one_warning(tiny_wavlm, clips, tmp_path / "cache")
     assert "No space left on device" in message
     assert not list((tmp_path / "cache").rglob("*.part"))  # no temporary file left behind

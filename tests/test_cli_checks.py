@@ -330,3 +330,19 @@ def test_a_missing_checkpoint_file_is_named_as_a_file(tmp_path, capsys, no_encod
                     str(tmp_path / "x.npy")], capsys)
     assert rc == 2
     assert "the checkpoint file 'laion_clap_music.pt' does not exist" in _one_line(err)
+
+
+def test_an_explicit_device_that_is_absent_is_a_mistake_not_a_slow_run(tiny_wavlm, tmp_path, capsys, some_clip,
+                                                                       monkeypatch):
+    # Issue 18: `--device cuda` on a machine without CUDA ran on the CPU after a warning
+    # and exited 0; an explicit device that is not there is one line and exit 2.
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "x.npy"
+    rc = main(["embed", "--fm", tiny_wavlm, str(some_clip), "--out", str(out), "--device", "cuda", "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert "device='cuda' was asked for, but CUDA is not available" in err[0]
+    assert not out.exists()
+    assert main(["embed", "--fm", tiny_wavlm, str(some_clip), "--out", str(out), "--device", "auto", "-q"]) == 0

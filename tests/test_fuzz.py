@@ -27,6 +27,7 @@ from sklearn_zsfuse import (
     make_zsfuse_pipeline,
 )
 from sklearn_zsfuse.audio import SilentAudioWarning, amplified_window, fit_to_window, tile
+from sklearn_zsfuse.audio.decode import MAX_AMPLITUDE
 
 _EXPLORE = int(os.environ.get("ZSFUSE_FUZZ_EXAMPLES", "0"))
 
@@ -78,7 +79,10 @@ def clips(draw, rate):
 
 
 def is_unusable(wave) -> bool:
-    return wave.size == 0 or (wave.dtype.kind == "f" and not np.isfinite(wave).all())
+    # float samples far beyond full scale overflow the models (issue 17, item 8): refused by name
+    return wave.size == 0 or (
+        wave.dtype.kind == "f" and (not np.isfinite(wave).all() or np.abs(wave.astype(np.float64)).max() > MAX_AMPLITUDE)
+    )
 
 
 def is_all_zero(wave) -> bool:

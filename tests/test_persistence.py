@@ -330,9 +330,10 @@ def test_grid_search_with_workers_and_store_weights(tiny_clap, sine_clips):
     np.testing.assert_allclose(restored.transform(waves), search.best_estimator_.transform(waves), rtol=1e-6)
 
 
-def test_store_weights_is_refused_for_clsp_models_whose_code_ships_with_the_weights(tiny_clsp):
+def test_store_weights_is_refused_for_clsp_models_whose_code_ships_with_the_weights(tiny_clsp, monkeypatch):
     from sklearn_zsfuse.encoders import CLSP
 
     path, _ = tiny_clsp
+    monkeypatch.setenv("ZSFUSE_TRUST_REMOTE_CODE", path)  # its code runs: the user's own permission
     with pytest.raises(ValueError, match=r"not supported for ALMZeroShotScorer\(model=CLSP\(.*\(CLSPEncoder\)"):
         ALMZeroShotScorer(CLSP(path), classes=["a", "b"], store_weights_in_pickle=True, device="cpu").fit()

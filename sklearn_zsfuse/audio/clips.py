@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -73,15 +75,45 @@ class Clip:
         return h.hexdigest()
 
 
+_NOT_REGULAR = MappingProxyType({
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+})
+
+
+def _refuse_special(clip: Clip, mode: int) -> None:
+    """Only regular files are read: opening or reading a FIFO or device can wait forever."""
+    if stat.S_ISDIR(mode):
+        raise AudioInputError(f"{clip.describe()}: is a directory, not an audio file.")
+    if not stat.S_ISREG(mode):
+        kind = _NOT_REGULAR.get(stat.S_IFMT(mode), "a special file")
+        raise AudioInputError(f"{clip.describe()}: is {kind}, not a regular file; only audio files are read.")
+
+
 def _open(clip: Clip):
+    """The clip's file, opened for reading, or an AudioInputError naming it.
+
+    The path is checked before it is opened, and opened without blocking, so a FIFO
+    or device named ``.wav`` is refused instead of waited on.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        return open(clip.source, "rb")
+        _refuse_special(clip, os.stat(clip.source).st_mode)
+        fd = os.open(clip.source, flags)
     except FileNotFoundError:
         raise AudioInputError(f"{clip.describe()}: file not found.") from None
     except IsADirectoryError:
         raise AudioInputError(f"{clip.describe()}: is a directory, not an audio file.") from None
     except OSError as exc:
         raise AudioInputError(f"{clip.describe()}: cannot be read ({exc}).") from None
+    try:
+        _refuse_special(clip, os.fstat(fd).st_mode)  # the path may have changed since the check
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
 
 
 def as_clip_list(X, sampling_rate: int | None) -> list[Clip]:
@@ -116,11 +148,21 @@ def as_clip_list(X, sampling_rate: int | None) -> list[Clip]:
             )
     else:
         try:
+            once = iter(X) is X  # a generator or other iterator: it can be read only once
+        except TypeError:
+            once = False
+        try:
             items = list(X)
         except TypeError:
             raise AudioInputError(
                 f"X must be a sequence of clips (paths or waveforms), got {type(X).__name__}."
             ) from None
+        if once and not items:
+            raise AudioInputError(
+                f"X is empty: it is an iterator ({type(X).__name__}) that yields no clip. An iterator can be "
+                "read only once: if an earlier call already read it to its end (fit_transform reads X twice, "
+                "in fit and in transform; so does a FeatureUnion), pass a list: list(X)."
+            )
     clips, urls = [], []
     for i, item in enumerate(items):
         if isinstance(item, (str, os.PathLike)):

@@ -23,7 +23,13 @@ from .clips import (
     raise_for_problems,
 )
 
-__all__ = ["check_clips", "decode", "prepare_clips", "resample"]
+__all__ = ["MAX_AMPLITUDE", "check_clips", "decode", "prepare_clips", "resample"]
+
+# Float audio is scaled to [-1, 1]. Far beyond that, the models' float32 arithmetic
+# overflows (a sum of squares past 3.4e38 from about 1e16) and a clip comes out as
+# the embedding of digital silence. Unscaled PCM values (int16's 32767, int32's 2**31)
+# still compute correctly and pass.
+MAX_AMPLITUDE = 1e10
 
 
 def prepare_clips(X, sampling_rate) -> list[Clip]:
@@ -156,6 +162,7 @@ def _check_array(clip: Clip) -> None:
             raise AudioInputError(
                 f"{clip.describe()}: {bad} of {source.size} samples are NaN or infinite."
             )
+        _check_amplitude(clip, source)
 
 
 def _count_non_finite(arr: np.ndarray, chunk: int = 1 << 20) -> int:
@@ -163,6 +170,18 @@ def _count_non_finite(arr: np.ndarray, chunk: int = 1 << 20) -> int:
     flat = np.ascontiguousarray(arr).reshape(-1)
     finite = sum(int(np.count_nonzero(np.isfinite(flat[s : s + chunk]))) for s in range(0, flat.size, chunk))
     return flat.size - finite
+
+
+def _check_amplitude(clip: Clip, arr: np.ndarray, chunk: int = 1 << 20) -> None:
+    """Finite float samples far beyond full scale overflow the models: refuse them by name."""
+    flat = np.ascontiguousarray(arr).reshape(-1)
+    peak = max((float(np.max(np.abs(flat[s : s + chunk]))) for s in range(0, flat.size, chunk)), default=0.0)
+    if peak > MAX_AMPLITUDE:
+        raise AudioInputError(
+            f"{clip.describe()}: samples reach {peak:.1e}, far beyond full scale (float audio is scaled to "
+            f"[-1, 1]; above {MAX_AMPLITUDE:.0e} the models' float32 arithmetic overflows and the clip would "
+            "be scored as silence). Scale the clip, e.g. divide it by its peak."
+        )
 
 
 def _to_float(arr: np.ndarray) -> np.ndarray:
@@ -293,6 +312,7 @@ def decode(
         raise AudioInputError(
             f"{clip.describe()}: {bad} of {wave.size} samples are NaN or infinite."
         )
+    _check_amplitude(clip, wave)
     wave = np.ascontiguousarray(wave, dtype=np.float32)
     if resampler is not None and rate != target_rate:
         return np.ascontiguousarray(resampler(wave, rate), dtype=np.float32)

@@ -132,24 +132,8 @@ def run(plan: Plan) -> int:
         scorer = ALMZeroShotScorer(plan.alm, audio_repeats=plan.audio_repeats, **common)
         X = scorer.audio_embeddings(paths)
         names = [f"alm{i}" for i in range(X.shape[1])]
-    _write(plan, X, names)
+    from ..reporting.embeddings_file import write_embeddings
+
+    # temporary files, renamed once complete: a failed write leaves earlier files as they were
+    print(write_embeddings(plan.out, X, paths, names, plan.columns))
     return 0
-
-
-def _write(plan: Plan, X, names) -> None:
-    out, paths = plan.out, plan.paths
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".npy":
-        np.save(out, X)
-        listing = out.with_suffix(".paths.txt")
-        listing.write_text("".join(f"{p}\n" for p in paths), encoding="utf-8")
-        print(f"{X.shape[0]} x {X.shape[1]} embeddings: {out} (rows in the order of {listing})")
-    else:
-        import pandas as pd
-
-        frame = pd.DataFrame(X, columns=names)
-        frame.insert(0, "path", paths)
-        for i, (name, values) in enumerate(plan.columns.items(), start=1):
-            frame.insert(i, name, values)
-        frame.to_parquet(out, index=False)
-        print(f"{X.shape[0]} x {X.shape[1]} embeddings: {out}")

@@ -30,8 +30,8 @@ def user_errors() -> tuple[type, ...]:
     """
     from ..audio import AudioInputError
     from ..datasets import CorpusError
-    from ..encoders import MissingExtraError, ModelLoadError, ModelMismatchError
+    from ..encoders import DeviceError, MissingExtraError, ModelLoadError, ModelMismatchError
     from ..encoders.checkpoint import UnsafeCheckpointError
 
     return (UserInputError, AudioInputError, CorpusError, ModelLoadError, ModelMismatchError, MissingExtraError,
-            UnsafeCheckpointError, OSError)
+            UnsafeCheckpointError, DeviceError, OSError)

@@ -115,25 +115,16 @@ def read_pickle(path: Path):
 
 
 def read_skops(path: Path):
-    """The estimator in a .skops file; untrusted types are named, never built."""
+    """The estimator in a .skops file: bounded, untrusted types named, never built (``load_skops``)."""
     from ..encoders import ModelLoadError
-    from ..estimators.persistence import SKOPS_TRUSTED_TYPES
 
     try:
-        import skops.io as sio
+        from ..estimators.skops_files import load_skops
     except ImportError:
         raise UserInputError(f"reading {str(path)!r} needs skops: pip install 'sklearn-zsfuse[deploy]'.") from None
     try:
-        untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(SKOPS_TRUSTED_TYPES))
-        if untrusted:
-            raise UserInputError(
-                f"{str(path)!r} holds types that are not trusted, so it was not loaded: {untrusted}. If you "
-                "trust the file, load it in Python with skops.io.load(path, trusted=[...])."
-            )
-        return sio.load(path, trusted=SKOPS_TRUSTED_TYPES)
-    except UserInputError:
-        raise
+        return load_skops(path)
+    except ImportError:
+        raise UserInputError(f"reading {str(path)!r} needs skops: pip install 'sklearn-zsfuse[deploy]'.") from None
     except ModelLoadError as exc:
-        raise UserInputError(f"{str(path)!r}: {exc}") from exc
-    except Exception as exc:  # skops raises many types for a damaged or foreign file
-        raise UserInputError(f"{str(path)!r} is not a readable .skops file ({type(exc).__name__}: {exc}).") from exc
+        raise UserInputError(one_line(exc)) from exc

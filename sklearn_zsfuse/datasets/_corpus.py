@@ -138,16 +138,45 @@ def make_corpus(name, root, rows, fold_of, fold_scheme, notes=(), development=No
     if not rows:
         raise CorpusError(f"{name}: no clips were found under {str(root)!r}.")
     paths = [str(r[0]) for r in rows]
+    folds = [int(fold_of(r)) for r in rows]
+    too_large = [f for f in folds if not -(2**63) <= f < 2**63]
+    if too_large:
+        raise CorpusError(f"{name}: fold value {too_large[0]} is not a usable fold number (too large).")
+    _refuse_duplicates(name, paths, [str(r[1]) for r in rows], folds)
     return Corpus(
         name=name,
         root=Path(root),
         paths=paths,
         labels=np.asarray([str(r[1]) for r in rows], dtype=object),
         speakers=np.asarray([str(r[2]) for r in rows], dtype=object),
-        folds=np.asarray([int(fold_of(r)) for r in rows], dtype=int),
+        folds=np.asarray(folds, dtype=np.int64),
         fold_scheme=fold_scheme,
         notes=tuple(notes),
         development=development,
+    )
+
+
+def _refuse_duplicates(name: str, paths: list[str], labels: list[str], folds: list[int]) -> None:
+    """One clip on two rows is counted twice, and across folds leaks training audio into testing.
+
+    Rows are the same clip when their paths resolve to the same file (``c0.flac``,
+    ``./c0.flac``, ``sub/../c0.flac`` and links to it).
+    """
+    rows_of: dict[str, list[int]] = {}
+    for i, path in enumerate(paths):
+        rows_of.setdefault(os.path.normcase(os.path.realpath(path)), []).append(i)
+    repeated = [(real, rows) for real, rows in rows_of.items() if len(rows) > 1]
+    if not repeated:
+        return
+    shown = "\n  ".join(
+        f"{real!r} on {len(rows)} rows: "
+        + ", ".join(f"{paths[i]!r} (label {labels[i]!r}, fold {folds[i]})" for i in rows[:4])
+        for real, rows in repeated[:10]
+    )
+    more = f"\n  ... and {len(repeated) - 10} more" if len(repeated) > 10 else ""
+    raise CorpusError(
+        f"{name}: {len(repeated)} clip(s) appear on more than one row (counted twice; in two folds, a test "
+        f"clip would also be trained on):\n  {shown}{more}\nList each clip once."
     )
 
 

@@ -69,8 +69,12 @@ def resolve_paths(
             continue
         p = Path(os.path.expanduser(value)) if allow_outside_root else Path(value)
         p = p if p.is_absolute() else root / p
-        if not p.is_file():
-            problems.append(f"line {line}: {value!r} " + ("is a folder" if p.is_dir() else "not found"))
+        try:
+            if not p.is_file():
+                problems.append(f"line {line}: {value!r} " + ("is a folder" if p.is_dir() else "not found"))
+        except OSError as exc:  # a name too long for the file system, ...
+            problems.append(f"line {line}: {value[:40] + '...' if len(value) > 40 else value!r} cannot be "
+                            f"looked up ({exc.strerror or exc})")
         paths.append(p)
     if problems:
         shown = "\n  ".join(problems[:10])

@@ -94,7 +94,7 @@ def _parse_folds(values, table_path):
         except ValueError:
             bad.append(f"line {line}: {v!r}")
             continue
-        if f < -1:
+        if not -1 <= f < 2**63:  # beyond int64 is no fold number either
             bad.append(f"line {line}: {v!r}")
         folds.append(f)
     if bad:

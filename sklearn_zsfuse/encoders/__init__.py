@@ -29,6 +29,7 @@ from .registry import (
     unregister_alm,
     unregister_fm,
 )
+from .remote_code import allow_remote_code
 from .specs import ModelSpec
 
 # The spec classes live beside their backends; importing them imports no backend package.
@@ -60,6 +61,7 @@ __all__ = [
     "ModelSpec",
     "TextTokenLimit",
     "abilities",
+    "allow_remote_code",
     "check_alm_encoder",
     "check_fm_encoder",
     "clear_models",

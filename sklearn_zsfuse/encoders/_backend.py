@@ -14,7 +14,6 @@ import logging
 import sys
 import threading
 import warnings
-from pathlib import Path
 
 # Hub and offline rules are shared with the Hugging Face backends (.hub).
 from .hub import ModelLoadError, hf_offline, hub_file, pretrained  # noqa: F401
@@ -104,6 +103,7 @@ def swapped_attribute(owner, name: str, value):
 
 
 def file_stamp(path: str) -> str:
-    p = Path(path).expanduser().resolve()
-    st = p.stat()
-    return f"{p}:{st.st_size}:{st.st_mtime_ns}"
+    """A checkpoint file's or text model directory's path with the digest of its bytes (see .file_digest)."""
+    from .file_digest import content_stamp
+
+    return content_stamp(path)

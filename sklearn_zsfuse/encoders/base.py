@@ -102,14 +102,13 @@ def unwrap_features(output):
 
 
 def model_fingerprint(model: str, revision: str | None, config) -> str:
-    """Identify weights: hub id + resolved commit, or local path + weight file stamps."""
+    """Identify weights: local path + a digest of every weight, config and tokenizer file
+    (:mod:`.file_digest`), or hub id + resolved commit (the hub cache's files are trusted as
+    downloaded)."""
+    from .file_digest import content_stamp
+
     path = Path(os.fspath(model)).expanduser()
     if path.is_dir():
-        stamps = sorted(
-            f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
-            for p in path.iterdir()
-            if p.suffix in {".safetensors", ".bin", ".pt", ".pth", ".json"}
-        )
-        return f"{path.resolve()}|{'|'.join(stamps)}"
+        return content_stamp(path)
     commit = getattr(config, "_commit_hash", None)
     return f"{model}@{commit or revision or 'main'}"

@@ -17,7 +17,13 @@ a restricted unpickler instead:
   ``int``, ``str``, ``complex``, ``bytearray``, ``slice``, ...); anything else raises
   :class:`UnsafeCheckpointError` naming it, before it is imported;
 - ``BUILD`` (setting an object's state) is refused on classes and for dunder
-  attributes, so a file cannot patch a class for the rest of the process.
+  attributes, so a file cannot patch a class for the rest of the process;
+- nothing the file builds may hold Python objects by pointer: numpy dtypes and
+  arrays with an ``object`` part are refused (numpy would read the file's bytes as
+  object addresses);
+- nothing it builds may be larger than the file itself: a call like ``bytes(6e9)``,
+  ``list(range(4e8))`` or a storage or array of a declared size beyond the file is
+  refused before it allocates (a checkpoint's contents all come from its bytes).
 
 Functions cannot be called unless they are in the allowlist, so nothing in the
 file runs: an ``os.system`` payload stops at the name ``posix.system``.
@@ -30,6 +36,7 @@ import functools
 import importlib
 import pickle
 import types
+import warnings
 from pathlib import Path
 from types import MappingProxyType
 
@@ -107,8 +114,107 @@ def allowed_globals() -> dict[str, object]:
     return allowed
 
 
+def _nbytes(obj) -> int:
+    """Bytes an object from the file stands for: arrays and tensors (their data), else 0."""
+    import numpy as np
+    import torch
+
+    if isinstance(obj, np.ndarray):
+        return int(obj.nbytes)
+    if isinstance(obj, torch.Tensor):
+        return int(obj.numel()) * int(obj.element_size())
+    return 0
+
+
+def _holds_objects(obj) -> bool:
+    import numpy as np
+
+    dtype = obj if isinstance(obj, np.dtype) else getattr(obj, "dtype", None)
+    return isinstance(dtype, np.dtype) and dtype.hasobject
+
+
 class _RestrictedUnpickler(pickle._Unpickler):
-    """Python's unpickler (all protocols) with an allowlist of globals and a guarded BUILD."""
+    """Python's unpickler (all protocols) with an allowlist of globals and a guarded BUILD.
+
+    Every call the file makes (``REDUCE``, ``NEWOBJ``, ``INST``/``OBJ``) and every
+    persistent storage it names is checked against :attr:`max_bytes` (the file's size)
+    before it runs, and its result against object dtypes and the same bound after.
+    """
+
+    max_bytes = 1 << 20  # set per file by read_checkpoint
+    reconstruct = None  # numpy's array rebuilder, whose shape argument is checked like a size
+
+    def _check_call(self, func, args) -> None:
+        import numpy as np
+
+        if func is np.ndarray:  # np.ndarray(shape) is uninitialised memory of any size
+            raise UnsafeCheckpointError(
+                "the file calls numpy.ndarray itself (arrays are rebuilt from their data, never allocated blank)"
+            )
+        for arg in args if isinstance(args, (tuple, list)) else ():
+            size = None
+            if isinstance(arg, range):
+                size = len(arg)
+            elif isinstance(arg, int) and func in (bytes, bytearray):
+                size = arg
+            elif isinstance(arg, tuple) and func is self.reconstruct and all(isinstance(n, int) for n in arg):
+                size = int(np.prod(arg, dtype=object)) if arg else 1
+            if size is not None and size > self.max_bytes:
+                raise UnsafeCheckpointError(
+                    f"the file asks {getattr(func, '__qualname__', func)!s}() for {size:,} items, more than "
+                    f"the file's {self.max_bytes:,} bytes could hold"
+                )
+
+    def _check_result(self, obj) -> None:
+        if _holds_objects(obj):
+            raise UnsafeCheckpointError(
+                f"the file builds a numpy {type(obj).__name__} of dtype {getattr(obj, 'dtype', obj)!s}, "
+                "which holds Python objects (an object dtype would read the file's bytes as pointers)"
+            )
+        size = _nbytes(obj)
+        if size > self.max_bytes:
+            raise UnsafeCheckpointError(
+                f"the file builds a {type(obj).__name__} of {size:,} bytes, more than the file's "
+                f"{self.max_bytes:,} bytes hold"
+            )
+
+    def load_reduce(self):
+        self._check_call(self.stack[-2], self.stack[-1])
+        super().load_reduce()
+        self._check_result(self.stack[-1])
+
+    def load_newobj(self):
+        self._check_call(self.stack[-2], self.stack[-1])
+        super().load_newobj()
+        self._check_result(self.stack[-1])
+
+    def load_newobj_ex(self):
+        self._check_call(self.stack[-3], self.stack[-2])
+        super().load_newobj_ex()
+        self._check_result(self.stack[-1])
+
+    def _instantiate(self, klass, args):
+        self._check_call(klass, args)
+        super()._instantiate(klass, args)
+        self._check_result(self.stack[-1])
+
+    def _check_storage(self, pid) -> None:
+        """torch allocates a storage of the size the file declares, before reading its bytes."""
+        if isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage" and isinstance(pid[4], int):
+            import torch
+
+            with warnings.catch_warnings():  # torch deprecates the typed storage classes it still writes
+                warnings.simplefilter("ignore")
+                dtype = getattr(pid[1], "dtype", None)
+            itemsize = dtype.itemsize if isinstance(dtype, torch.dtype) else 1  # UntypedStorage: bytes
+            if pid[4] * itemsize > self.max_bytes:
+                raise UnsafeCheckpointError(
+                    f"the file declares a storage of {pid[4]:,} elements, more than its {self.max_bytes:,} bytes hold"
+                )
+
+    def load_binpersid(self):
+        self._check_storage(self.stack[-1])
+        super().load_binpersid()
 
     def find_class(self, module, name):
         if self.proto < 3 and self.fix_imports:  # Python 2 names, as pickle itself maps them
@@ -140,29 +246,42 @@ class _RestrictedUnpickler(pickle._Unpickler):
         if bad:
             raise UnsafeCheckpointError(f"the file sets the attribute {bad[0]!r} of a {type(inst).__name__}")
         super().load_build()
+        self._check_result(inst)  # a dtype or array gets its fields and data here
 
     dispatch = dict(pickle._Unpickler.dispatch)
     dispatch[pickle.BUILD[0]] = load_build
+    dispatch[pickle.REDUCE[0]] = load_reduce
+    dispatch[pickle.NEWOBJ[0]] = load_newobj
+    dispatch[pickle.NEWOBJ_EX[0]] = load_newobj_ex
+    dispatch[pickle.BINPERSID[0]] = load_binpersid
 
 
-def _load(file, **kwargs):
-    return _RestrictedUnpickler(file, **kwargs).load()
-
-
-# What torch.load(pickle_module=...) uses: Unpickler (subclassed by torch, which adds its
-# persistent_load for storages) and load (the legacy format's header records).
-_restricted_pickle = types.SimpleNamespace(__name__="zsfuse_restricted_pickle", Unpickler=_RestrictedUnpickler, load=_load)
+def _restricted_pickle(max_bytes: int):
+    """What torch.load(pickle_module=...) uses, bounded by ``max_bytes``: Unpickler (subclassed
+    by torch, which adds its persistent_load for storages) and load (the legacy format's header
+    records)."""
+    reconstruct = allowed_globals()["numpy._core.multiarray._reconstruct"]
+    unpickler = type("_BoundedUnpickler", (_RestrictedUnpickler,), {"max_bytes": max_bytes, "reconstruct": reconstruct})
+    return types.SimpleNamespace(
+        __name__="zsfuse_restricted_pickle",
+        Unpickler=unpickler,
+        load=lambda file, **kwargs: unpickler(file, **kwargs).load(),
+    )
 
 
 def read_checkpoint(path):
     """The object in a torch checkpoint file, rebuilt from allowed globals only (see module doc).
 
-    Raises :class:`UnsafeCheckpointError` for a file that asks for anything else.
+    Raises :class:`UnsafeCheckpointError` for a file that asks for anything else, or for
+    more memory than the file's own size.
     """
     import torch
 
+    path = Path(path)
+    # Everything a checkpoint holds comes from its bytes; 1 MiB of slack for tiny files.
+    max_bytes = max(path.stat().st_size, 1 << 20)
     # weights_only=False only means "use pickle_module": the allowlist above decides what is built.
-    return torch.load(Path(path), map_location="cpu", weights_only=False, pickle_module=_restricted_pickle)
+    return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle(max_bytes))
 
 
 def load_checkpoint(path, *, model) -> object:
@@ -177,6 +296,10 @@ def load_checkpoint(path, *, model) -> object:
             f"Cannot load model={model!r}: {str(p)!r} was refused, nothing from it ran: {exc}. Checkpoints "
             "are read without running code; re-save its state dict (torch.save({'state_dict': sd}, path)) "
             "from a session you trust."
+        ) from exc
+    except MemoryError as exc:
+        raise ModelLoadError(
+            f"Cannot load model={model!r}: {str(p)!r} asks for more memory than this machine has."
         ) from exc
     except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError, TypeError, AttributeError) as exc:
         raise ModelLoadError(

@@ -8,7 +8,9 @@ with their lengths, or raw texts::
     _, text_features, _ = model(text=["A speaker in a happy tone."])
 
 Any model with that call signature works through :class:`CLSP`. Remote code
-runs Python from the model repository: only load repositories you trust.
+runs Python from the model repository, so it loads only where the user allowed
+that repository (``allow_remote_code`` or ``ZSFUSE_TRUST_REMOTE_CODE``, see
+:mod:`.remote_code`): a model name in a loaded file is not enough.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._backend import pretrained
 from .base import model_fingerprint
+from .hf_load import load_model
 from .specs import ModelSpec
 
 __all__ = ["CLSP", "CLSPEncoder"]
@@ -57,9 +59,8 @@ class CLSPEncoder:
             "Download it once online, or pass CLSP('/local/dir') with the directory that "
             "holds its config.json, code and weights."
         )
-        self.model = pretrained(
-            AutoModel, model, what="model", model=model, hint=hint, trust_remote_code=True, revision=revision
-        )
+        # Runs the repository's code: only where the user allowed it (.remote_code), never by name alone.
+        self.model = load_model(AutoModel, model, revision=revision, remote_code=True, hint=hint)
         self.dtype = dtype or torch.float32
         self.model.to(device=device, dtype=self.dtype).eval()
         self.device = device

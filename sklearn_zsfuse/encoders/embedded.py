@@ -26,6 +26,8 @@ from pathlib import Path
 
 from ._backend import BACKEND_MANIFEST
 from .hub import ModelLoadError
+from .model_files import model_paths
+from .safetensors_check import safetensors_problem
 from .specs import ModelSpec
 
 __all__ = ["BACKEND_MANIFEST", "EmbeddedModel", "pack_model", "unpack_model"]
@@ -34,12 +36,8 @@ _FORMAT = 1
 
 
 def _model_files(directory: Path) -> dict[str, bytes]:
-    files = {}
-    for path in sorted(directory.rglob("*")):
-        rel = path.relative_to(directory)
-        if path.is_file() and not any(part.startswith(".") for part in rel.parts):
-            files[rel.as_posix()] = path.read_bytes()
-    return files
+    """The files of a model directory as bytes; a link out of it is refused (:func:`.model_files.model_paths`)."""
+    return {name: path.read_bytes() for name, path in model_paths(directory).items()}
 
 
 def _digest(files: dict[str, bytes]) -> str:
@@ -254,4 +252,8 @@ def unpack_model(payload: dict, *, kind: str, model, revision=None) -> EmbeddedM
     parts_of = _checked_names(files)
     if _digest(files) != payload.get("digest"):
         raise ModelLoadError(f"The model files embedded for model={name!r} are corrupt (digest mismatch).")
+    for file_name, data in files.items():  # before a byte is ever written
+        problem = safetensors_problem(data, len(data)) if file_name.endswith(".safetensors") else None
+        if problem is not None:
+            raise ModelLoadError(f"The embedded file {file_name!r} is damaged: {problem}; nothing was unpacked.")
     return EmbeddedModel(kind, payload, parts_of)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import LOAD_ERRORS, load_error, model_fingerprint, unwrap_features
+from .base import model_fingerprint, unwrap_features
 from .clap_mel import ClapLogMel
+from .hf_load import load_model, load_part
 from .hub import ModelLoadError, check_hf_checkpoint
 from .specs import ModelSpec
 
@@ -51,12 +52,10 @@ class HFClapEncoder:
         import torch
         from transformers import ClapModel, ClapProcessor
 
-        try:
-            # safetensors when present; a pickled .bin only through torch's weights_only loader
-            self.model = ClapModel.from_pretrained(model, revision=revision, dtype=dtype, weights_only=True)
-            processor = ClapProcessor.from_pretrained(model, revision=revision)
-        except LOAD_ERRORS as exc:
-            raise load_error(model, "model", exc) from exc
+        # safetensors when present; a pickled .bin only through torch's weights_only loader; no
+        # code from the model's files; every weight used (see .hf_load)
+        self.model = load_model(ClapModel, model, revision=revision, dtype=dtype)
+        processor = load_part(ClapProcessor, model, revision=revision)
         self.model.to(device).eval()
         self.device = device
         self.dtype = dtype or torch.float32

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import model_fingerprint
-from .hub import LOAD_ERRORS, check_hf_checkpoint, hf_config_file, load_error
+from .hf_load import load_model, load_part
+from .hub import check_hf_checkpoint, hf_config_file
 from .specs import ModelSpec
 
 __all__ = ["HFSpeech", "HFSpeechEncoder"]
@@ -50,12 +51,9 @@ class HFSpeechEncoder:
         import torch
         from transformers import AutoFeatureExtractor, AutoModel
 
-        try:
-            # safetensors when present; a pickled .bin only through torch's weights_only loader
-            self.model = AutoModel.from_pretrained(model, revision=revision, dtype=dtype, weights_only=True)
-            self.feature_extractor = AutoFeatureExtractor.from_pretrained(model, revision=revision)
-        except LOAD_ERRORS as exc:
-            raise load_error(model, "model", exc) from exc
+        # Never code from the model's files (refused outright for speech models), every weight used.
+        self.model = load_model(AutoModel, model, revision=revision, dtype=dtype)
+        self.feature_extractor = load_part(AutoFeatureExtractor, model, revision=revision, what="feature extractor")
         self.model.to(device).eval()
         self.device = device
         self.dtype = dtype or torch.float32

@@ -100,7 +100,10 @@ def pretrained(cls, source: str, *, what: str, model, hint: str, **kwargs):
     """``cls.from_pretrained(source)`` with one clear error when it cannot be had.
 
     A local path is loaded from disk only; a hub id from the cache only when offline.
+    Code from the model's files never runs (``trust_remote_code=False``; see
+    :mod:`.remote_code` for the models the user allows).
     """
+    kwargs.setdefault("trust_remote_code", False)
     local = Path(os.path.expanduser(str(source)))
     is_local = local.is_dir()
     if not is_local and looks_local(str(source)):

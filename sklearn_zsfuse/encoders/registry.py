@@ -21,12 +21,12 @@ needs the same registration where it is loaded.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+from .declarations import declared as _declared
 from .specs import ModelSpec, as_spec
 
 __all__ = [
@@ -54,11 +54,6 @@ class _Entry:
     n_layers: int | None = None  # FMs: hidden states per clip, where fixed
 
 
-# (kind, name) -> entry
-_registry: dict[tuple[str, str], _Entry] = {}
-_lock = threading.Lock()
-
-
 def _register(
     kind: str, name: str, loader: Callable, prefix: bool, overwrite: bool, requires=None, n_layers=None
 ) -> None:
@@ -67,23 +62,23 @@ def _register(
     if not callable(loader):
         raise TypeError(f"loader must be callable, got {type(loader).__name__}")
     entry = _Entry(loader, bool(prefix), tuple((str(m), str(h)) for m, h in dict(requires or {}).items()), n_layers)
-    with _lock:
-        if (kind, name) in _registry and not overwrite:
+    with _declared.lock:
+        if (kind, name) in _declared.encoders and not overwrite:
             raise ValueError(
                 f"{_KINDS[kind]} is already registered as {name!r}; pass overwrite=True to replace it."
             )
-        _registry[(kind, name)] = entry
+        _declared.encoders[(kind, name)] = entry
 
 
 def _unregister(kind: str, name: str) -> None:
-    with _lock:
-        if _registry.pop((kind, name), None) is None:
+    with _declared.lock:
+        if _declared.encoders.pop((kind, name), None) is None:
             raise KeyError(f"no {_KINDS[kind][_KINDS[kind].index(' ') + 1:]} is registered as {name!r}")
 
 
 def _registered(kind: str) -> dict[str, str]:
-    with _lock:
-        return {n: ("prefix" if e.prefix else "name") for (k, n), e in _registry.items() if k == kind}
+    with _declared.lock:
+        return {n: ("prefix" if e.prefix else "name") for (k, n), e in _declared.encoders.items() if k == kind}
 
 
 def register_alm(
@@ -189,10 +184,10 @@ def _lookup(kind: str, model):
             f"model must be a name, a path, or a spec with a load() method, got {type(model).__name__}."
         )
     text = os.fspath(model)
-    with _lock:
-        exact = _registry.get((kind, text))
+    with _declared.lock:
+        exact = _declared.encoders.get((kind, text))
         prefixes = sorted(
-            ((n, e) for (k, n), e in _registry.items() if k == kind and e.prefix and text.startswith(n)),
+            ((n, e) for (k, n), e in _declared.encoders.items() if k == kind and e.prefix and text.startswith(n)),
             key=lambda item: -len(item[0]),
         )
     if exact is not None and not exact.prefix:

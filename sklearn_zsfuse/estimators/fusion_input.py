@@ -52,6 +52,9 @@ def check_fit_input(estimator, X, y, sample_weight=None) -> FusionInput:
         )
     if sample_weight is not None:
         sample_weight = _check_sample_weight(sample_weight, X)
+        if np.any(sample_weight < 0):  # a negative weight turns a loss term into a reward
+            raise ValueError(f"sample_weight must be >= 0; it is negative at position(s) "
+                             f"{np.flatnonzero(sample_weight < 0)[:10].tolist()}.")
     n_zero_shot, labels = resolve_zero_shot(
         estimator, X.shape[1], y_classes, getattr(estimator, "feature_names_in_", None), blocks
     )

@@ -24,6 +24,7 @@ import numpy as np
 from ..encoders import model_record
 from ..encoders.base import ModelMismatchError
 from ..encoders.embedded import EmbeddedModel, pack_model, unpack_model
+from ..encoders.model_files import model_paths
 from ..encoders.registry import registered_spec
 
 __all__ = [
@@ -109,7 +110,10 @@ class AudioModelMixin:
             return
         able = record.abilities
         source, _ = self._source()
-        if not able.has_weights or able.save or isinstance(source, EmbeddedModel) or _copyable_directory(source):
+        directory = _copyable_directory(source)
+        if directory is not None:
+            model_paths(directory)  # its links stay inside it: refused now, before anything is saved
+        if not able.has_weights or able.save or isinstance(source, EmbeddedModel) or directory is not None:
             return
         model = self.model
         shown = repr(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else repr(model)

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import html
 
-__all__ = ["html_table", "markdown_table"]
+__all__ = ["html_table", "markdown_cell", "markdown_table", "markdown_text"]
+
+
+def markdown_text(value) -> str:
+    """``value`` as one line of Markdown text: HTML characters as entities, line breaks as spaces.
+
+    Labels and corpus names come from files someone else may have written: raw HTML
+    would render (``<script>``) in viewers that allow it, and a newline would end a
+    table or heading.
+    """
+    text = html.escape(str(value), quote=False)
+    return " ".join(text.splitlines()) if ("\n" in text or "\r" in text) else text
+
+
+def markdown_cell(value) -> str:
+    """:func:`markdown_text` with ``|`` (and the backslash that could cancel its escape) escaped."""
+    return markdown_text(value).replace("\\", "\\\\").replace("|", "\\|")
 
 
 def markdown_table(header: list, rows: list) -> str:
     if not header:
         return ""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    lines = ["| " + " | ".join(map(markdown_cell, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(markdown_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 

@@ -83,17 +83,18 @@ def _jsonable(value):
 
 
 def _table_document(study) -> str:
-    from ..evaluation.tables import markdown_table
+    from ..evaluation.tables import markdown_cell, markdown_table, markdown_text
 
-    lines = [f"# {report_title(study)}", ""]
+    # Names and labels come from the corpus: escaped like report.html's (headings as cells: no stray '|')
+    lines = [f"# {markdown_cell(report_title(study))}", ""]
     for level, title, kind, payload in sections(study):
-        lines += ["#" * level + " " + title, ""]
+        lines += ["#" * level + " " + markdown_cell(title), ""]
         if kind == "facts":
-            lines += [f"- {f}" for f in payload]
+            lines += [f"- {markdown_text(f)}" for f in payload]
         elif kind == "table":
             lines.append(markdown_table(*payload))
         else:
-            lines.append(payload)
+            lines.append(markdown_text(payload))
         lines.append("")
     return "\n".join(lines)
 
