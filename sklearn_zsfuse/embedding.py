@@ -23,7 +23,7 @@ __all__ = ["FMEmbedder"]
 
 
 class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
-    """Utterance embeddings from WavLM, HuBERT, wav2vec 2.0 or data2vec, or eGeMAPS.
+    """Utterance embeddings from WavLM, HuBERT, wav2vec 2.0 or data2vec, GE2E, or eGeMAPS.
 
     Every layer's hidden states are mean-pooled over the clip's valid frames
     (padding never changes a clip's embedding); ``layer`` picks one of them or
@@ -32,6 +32,14 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
     ``model="egemaps"`` computes openSMILE's 88 eGeMAPSv02 functionals instead
     (install the ``egemaps`` extra): a specialist that needs no download and no
     GPU. It has a single "layer"; clips shorter than 0.1 s are zero-padded.
+
+    ``model="ge2e"`` is the pretrained GE2E speaker encoder whose weights ship in
+    the Resemblyzer wheel (Apache-2.0; ``pip install 'sklearn-zsfuse[ge2e]' && pip
+    install --no-deps Resemblyzer==0.1.4``): its three LSTM layers (0, 1, 2) are
+    the layers, 256 each, mean-pooled; ``"ge2e:stats"`` pools each layer's mean
+    and standard deviation (512); ``"ge2e:utterance"`` is Resemblyzer's speaker
+    embedding (one layer). No download, CPU or GPU
+    (:mod:`sklearn_zsfuse.encoders.ge2e`).
 
     Parameters
     ----------
@@ -90,6 +98,10 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
         Number of hidden states the model returns (transformer layers + 1).
     weights_id_ : str
         A digest of which weights (path or hub commit, file stamps, dtype) ``fit`` used.
+    weights_provenance_ : str or None
+        Where those weights come from and their licence, where the encoder says
+        (``"ge2e"``: the Resemblyzer wheel's file, its version, Apache-2.0 and the
+        file's sha256); None for the others.
     probe_embedding_ : ndarray of shape (hidden_size,)
         The model's embedding of a fixed synthetic probe signal. If ``model`` is
         later pointed elsewhere (``set_params(model=new_dir)``), the first
@@ -162,6 +174,7 @@ class FMEmbedder(WeightsInPickleMixin, TransformerMixin, BaseEstimator):
             )
         check_weights_can_travel(self, encoder)  # before anything is saved
         self.weights_id_ = weights_id(encoder)
+        self.weights_provenance_ = abilities(encoder).provenance
         self.probe_embedding_ = encoder.probe_embedding().copy()
         return self
 

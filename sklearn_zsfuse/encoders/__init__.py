@@ -40,6 +40,7 @@ __all__ = [
     "CLSP",
     "EGeMAPS",
     "FMEncoder",
+    "GE2E",
     "HFSpeech",
     "HFClap",
     "LaionClap",
@@ -72,6 +73,7 @@ __all__ = [
 _SPECS = {
     "CLSP": ".clsp",
     "EGeMAPS": ".opensmile_egemaps",
+    "GE2E": ".ge2e",
     "HFClap": ".hf_clap",
     "HFSpeech": ".hf_speech",
     "LaionClap": ".laion",

@@ -32,6 +32,9 @@ offer, beyond their required members:
     that a long clip can be encoded in chunks and pooled over the whole clip.
 ``feature_names``
     FMs only: names of the embedding's columns (e.g. eGeMAPS' functionals).
+``provenance``
+    A line saying where the weights come from and under which licence (GE2E:
+    the Resemblyzer wheel's file, version, Apache-2.0); fitted estimators keep it.
 
 Call sites never probe an encoder with ``getattr``: they ask :func:`abilities`.
 """
@@ -58,6 +61,7 @@ class Abilities:
     frame_sums: bool = False
     features_on_host: bool = False
     feature_names: tuple[str, ...] | None = None
+    provenance: str | None = None
 
     @classmethod
     def read(cls, encoder) -> Abilities:
@@ -74,6 +78,7 @@ class Abilities:
             frame_sums=has("frame_sums"),
             features_on_host=bool(getattr(encoder, "features_on_host", False)),
             feature_names=None if names is None else tuple(str(n) for n in names),
+            provenance=None if getattr(encoder, "provenance", None) is None else str(encoder.provenance),
         )
 
 
