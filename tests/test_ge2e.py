@@ -23,7 +23,6 @@ of volume): see test_the_tolerance_separates_wrong_details.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import pickle
 import warnings
