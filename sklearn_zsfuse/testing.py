@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["make_tiny_clap", "make_tiny_text_model", "make_tiny_wavlm", "TOKENIZER_CORPUS"]
+__all__ = ["make_random_ge2e", "make_tiny_clap", "make_tiny_text_model", "make_tiny_wavlm", "TOKENIZER_CORPUS"]
 
 TOKENIZER_CORPUS = (
     "this person is feeling angry",
@@ -123,6 +123,29 @@ def make_tiny_clap(
     )
     ClapProcessor(feature_extractor=feature_extractor, tokenizer=tokenizer).save_pretrained(path)
     shutil.rmtree(raw)
+    return path
+
+
+def make_random_ge2e(path: str | os.PathLike, *, seed: int = 0) -> Path:
+    """Save a GE2E speaker encoder with random weights, in Resemblyzer's format, to the file ``path``.
+
+    The real architecture (40 mel bands, 3 LSTM layers of 256, a 256-d projection; 5.7 MB)
+    with PyTorch's default initialisation, for ``GE2E(checkpoint=path)`` where the
+    Resemblyzer wheel is not installed.
+    """
+    import torch
+
+    from .encoders.ge2e import HIDDEN, N_LSTM, N_MELS
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        lstm = torch.nn.LSTM(N_MELS, HIDDEN, N_LSTM, batch_first=True)
+        linear = torch.nn.Linear(HIDDEN, HIDDEN)
+    state = {f"lstm.{k}": v for k, v in lstm.state_dict().items()}
+    state.update({f"linear.{k}": v for k, v in linear.state_dict().items()})
+    torch.save({"step": 0, "model_state": state}, path)
     return path
 
 
