@@ -145,6 +145,23 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
     Pipeline; it reaches the classifier as routing says (the default classifier
     requests it in both its steps; your own classifier needs
     ``set_fit_request(sample_weight=True)``).
+
+    Examples
+    --------
+    ``X`` is ``[zero-shot scores | embedding]``; here two zero-shot columns for the
+    classes ``a`` and ``b``, then three embedding columns:
+
+    >>> import numpy as np
+    >>> from sklearn_zsfuse import LateFusionClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.array(["a", "b"] * 10)
+    >>> zero_shot = np.where(y[:, None] == np.array(["a", "b"]), 2.0, 0.0) + rng.normal(0, 0.1, (20, 2))
+    >>> X = np.hstack([zero_shot, rng.normal(size=(20, 3))])
+    >>> fusion = LateFusionClassifier("weighted", weight=1.0, zero_shot_classes=["a", "b"]).fit(X, y)
+    >>> float((fusion.predict(X) == y).mean())  # weight 1: the zero-shot scores alone
+    1.0
+    >>> fusion.predict_proba(X[:2]).shape
+    (2, 2)
     """
 
     _parameter_constraints = {

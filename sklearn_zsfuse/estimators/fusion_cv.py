@@ -87,6 +87,18 @@ class LateFusionClassifierCV(ClassifierMixin, BaseEstimator):
     scorer. With metadata routing enabled, request them with
     ``set_fit_request(groups=True, sample_weight=True)`` to receive them from a
     Pipeline; routing then gives ``groups`` to the splitter that requests them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_zsfuse import LateFusionClassifierCV
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.array(["a", "b"] * 20)
+    >>> zero_shot = np.where(y[:, None] == np.array(["a", "b"]), 2.0, 0.0) + rng.normal(0, 0.1, (40, 2))
+    >>> X = np.hstack([zero_shot, rng.normal(size=(40, 3))])
+    >>> fusion = LateFusionClassifierCV(weights=(0.0, 1.0), cv=4, zero_shot_classes=["a", "b"]).fit(X, y)
+    >>> fusion.best_params_["method"], fusion.best_score_
+    ('weighted', 1.0)
     """
 
     _parameter_constraints = {

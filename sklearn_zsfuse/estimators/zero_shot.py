@@ -11,12 +11,11 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
-from ..arrays import has_str as _has_str
 from ..arrays import l2_normalize, softmax
 from ..audio import prepare_clips
 from ..engine.adapters import ALMAudio, PromptText, alm_probe
 from ..engine.cache import caches, disk_cache
-from .label_checks import check_labels, warn_unseen_labels
+from .label_checks import scored_classes, warn_unseen_labels
 from .params import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS
 from .persistence import AudioModelMixin, check_same_behaviour, weights_id
 from .prompts import (
@@ -146,6 +145,24 @@ class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, Base
         The audio tower's (normalised) embedding of a fixed synthetic probe signal,
         the one :class:`FMEmbedder` uses, so that other audio weights behind the
         same text tower are caught too.
+
+    Examples
+    --------
+    A tiny CLAP with random weights stands for a real one (``"laion/clap-htsat-unfused"``):
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from sklearn_zsfuse import ALMZeroShotScorer
+    >>> from sklearn_zsfuse.testing import make_tiny_clap
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> clap = make_tiny_clap(tmp.name)
+    >>> waves = [0.1 * np.random.default_rng(i).standard_normal(16000).astype(np.float32) for i in range(3)]
+    >>> scorer = ALMZeroShotScorer(clap, classes=["angry", "happy", "sad"], sampling_rate=16000, device="cpu")
+    >>> scorer.fit().transform(waves).shape
+    (3, 3)
+    >>> bool(np.allclose(scorer.predict_proba(waves).sum(axis=1), 1.0))
+    True
+    >>> tmp.cleanup()
     """
 
     _parameter_constraints = {
@@ -218,29 +235,6 @@ class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, Base
     def _encoder(self):
         return self._record().encoder
 
-    def _resolve_classes(self, y):
-        check_labels(y)
-        if self.classes is not None:
-            check_labels(self.classes, "classes")
-            classes = np.unique(np.asarray(self.classes, dtype=object if _has_str(self.classes) else None))
-            if len(classes) < 1:
-                raise ValueError("classes must hold at least one label.")
-            if y is not None:
-                unknown = sorted(set(np.unique(y).tolist()) - set(classes.tolist()), key=str)
-                if unknown:
-                    raise ValueError(
-                        f"y holds labels {unknown} that are not in classes={list(classes)}."
-                    )
-            return classes
-        if y is None:
-            raise ValueError(
-                "ALMZeroShotScorer needs the labels to score: pass y to fit, or set classes=[...]."
-            )
-        y = np.asarray(y)
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D, got shape {y.shape}.")
-        return np.unique(y)
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
         """Learn the classes (from ``y`` or ``classes``) and encode the class prompts once.
@@ -255,7 +249,7 @@ class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, Base
                 raise ValueError(f"X has {n_clips} clips but y has {len(y)} labels.")
         self._crop_seed()  # parameter errors before any model loads
         check_class_prompts(self.class_prompts)
-        self.classes_ = self._resolve_classes(y)
+        self.classes_ = scored_classes(self.classes, y)
         self.prompts_ = build_prompts(
             self.classes_, self.templates, self.class_prompts, self.text_repeats, self.text_separator
         )
