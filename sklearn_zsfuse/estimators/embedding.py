@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import engine
 from ..audio import prepare_clips
 from ..engine.adapters import SpeechLayers, fm_probe
-from .params import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS
+from .params import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS, ParameterError
 from .persistence import AudioModelMixin, weights_id
 
 __all__ = ["FMEmbedder"]
@@ -184,7 +184,7 @@ class FMEmbedder(AudioModelMixin, TransformerMixin, BaseEstimator):
         self.n_layers_ = int(record.encoder.n_layers)
         self.n_features_out_ = int(record.encoder.hidden_size)
         if self.layer != "all" and not -self.n_layers_ <= self.layer < self.n_layers_:
-            raise ValueError(
+            raise ParameterError(
                 f"layer={self.layer} is out of range for {self.model!r}, which has "
                 f"{self.n_layers_} hidden states (valid: {-self.n_layers_}..{self.n_layers_ - 1} "
                 "or 'all')."
