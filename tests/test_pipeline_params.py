@@ -33,8 +33,7 @@ def test_the_pipeline_takes_estimators_each_with_its_own_settings():
     assert params["features__zs__batch_size"] == 4 and params["features__fm__layer"] == 3
     assert params["features__zs__device"] == params["features__fm__device"] == "cpu"  # given: set on both
     assert params["fusion__weight"] == 0.2
-    # the fusion reads the scorer's columns from its output, not from a copy of its classes
-    assert params["fusion__zero_shot_classes"] is None
+    assert params["fusion__zero_shot_classes"] == ["angry", "sad"]  # the scorer's columns, from its classes
     assert pipe.named_steps["features"].transformer_list[0][1] is not scorer  # yours are left as they are
     assert scorer.device == "auto"
 

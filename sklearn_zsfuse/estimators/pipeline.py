@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+import numpy as np
 from sklearn.base import clone
 from sklearn.pipeline import FeatureUnion, Pipeline
 
@@ -83,20 +84,12 @@ def make_zsfuse_pipeline(
     until ``fit``.
 
     The scorer's ``classes`` fix the labels it scores (otherwise those of ``y``
-    at fit). Its scores carry their classes through the union to the fusion
-    (:class:`~sklearn_zsfuse.estimators.zero_shot_columns.ZeroShotColumns`), so a
-    training fold that lacks one of them is still read correctly, also after
-    ``set_params(features__zs__classes=...)``.
-
-    Examples
-    --------
-    >>> from sklearn_zsfuse import make_zsfuse_pipeline
-    >>> pipe = make_zsfuse_pipeline("laion/clap-htsat-unfused", "microsoft/wavlm-large", layer=12,
-    ...                             audio_repeats=2, weight=0.3, device="cpu")
-    >>> pipe.get_params()["features__fm__layer"], pipe.get_params()["features__zs__audio_repeats"]
-    (12, 2)
-    >>> pipe.set_params(fusion__weight=0.5).named_steps["fusion"].weight  # nothing loads until fit
-    0.5
+    at fit); the fusion is then told which class each zero-shot column is
+    (``zero_shot_classes``), so a training fold that lacks one of them is still
+    read correctly. If you later change ``features__zs__classes`` with
+    ``set_params``, set ``fusion__zero_shot_classes`` to the same sorted labels
+    (or use ``set_output(transform="pandas")`` on the features, whose
+    ``zs__<class>`` column names the fusion reads).
     """
     alm_params, fm_params = route_params(params)
     scorer = _estimator(ALMZeroShotScorer, alm, alm_params)
@@ -107,6 +100,7 @@ def make_zsfuse_pipeline(
         weight=weight,
         space=space,
         classifier=classifier,
+        zero_shot_classes=_scored_columns(scorer.classes),
         normalize=normalize,
         temperature=temperature,
     )
@@ -118,3 +112,14 @@ def _estimator(kind, given, params: dict):
     if isinstance(given, kind):
         return clone(given).set_params(**params)
     return kind(given, **params)
+
+
+def _scored_columns(classes):
+    """The scorer's column order for fixed ``classes``: sorted unique, as its ``classes_``."""
+    if classes is None:
+        return None
+    values = list(classes)
+    try:
+        return np.unique(np.asarray(values, dtype=object)).tolist()
+    except TypeError:  # mixed label types: the scorer refuses them at fit with its own message
+        return None
