@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 # Names load their module on first use, so that the ``zsfuse`` command can check its
 # arguments and answer a mistake before scikit-learn and the estimators are imported.
 _EXPORTS = MappingProxyType({
+    "ALMAttributeScorer": ".estimators.attributes",
     "ALMZeroShotScorer": ".estimators.zero_shot",
     "AudioInputError": ".audio",
     "DEFAULT_TEMPLATES": ".estimators.prompts",
@@ -54,6 +55,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [
+    "ALMAttributeScorer",
     "ALMZeroShotScorer",
     "AudioInputError",
     "DEFAULT_TEMPLATES",

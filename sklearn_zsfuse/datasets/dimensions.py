@@ -21,8 +21,8 @@ import numpy as np
 
 from ._corpus import CorpusError
 
-__all__ = ["DIMENSIONS", "DIMENSIONAL_LOADERS", "DimensionalLoader", "Scale", "dimensional_options",
-           "numeric_column", "observed_scale"]
+__all__ = ["DIMENSIONAL_LOADERS", "DIMENSIONS", "DimensionalLoader", "Scale", "dimensional_options",
+           "numeric_column", "observed_scale", "outside_scale"]
 
 # The dimensions with built-in prompts (the zero-shot scorer's pole words); corpora may carry others.
 DIMENSIONS = ("arousal", "valence", "dominance")

@@ -108,8 +108,8 @@ def load_iemocap(root, *, keep_other_labels=False, allow_outside_root=False):
     outside = {d: outside_scale(v, SCALE) for d, v in corpus.dimensions.items() if outside_scale(v, SCALE)}
     if outside:  # kept as rated; said, not clipped
         shown = ", ".join(f"{d} {n}" for d, n in outside.items())
-        corpus = dataclasses.replace(corpus, notes=corpus.notes + (f"ratings outside {SCALE.low:g}-{SCALE.high:g} "
-                                                                   f"kept as given: {shown}",))
+        note = f"ratings outside {SCALE.low:g}-{SCALE.high:g} kept as given: {shown}"
+        corpus = dataclasses.replace(corpus, notes=(*corpus.notes, note))
     return corpus
 
 

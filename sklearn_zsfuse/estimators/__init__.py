@@ -2,6 +2,8 @@
 
 - :mod:`.zero_shot`: :class:`ALMZeroShotScorer` (with :mod:`.prompts`; its scores carry their classes,
   :mod:`.zero_shot_columns`);
+- :mod:`.attributes`: :class:`ALMAttributeScorer` (arousal, valence, dominance; pole words in
+  :mod:`.attribute_prompts`; what both zero-shot scorers share: :mod:`.alm_prompting`);
 - :mod:`.embedding`: :class:`FMEmbedder`;
 - :mod:`.fusion`, :mod:`.fusion_cv`: :class:`LateFusionClassifier`, :class:`LateFusionClassifierCV`;
   their shared input checks (:mod:`.fusion_input`), probability mix (:mod:`.fusion_proba`) and
@@ -17,6 +19,7 @@ from types import MappingProxyType
 from .. import lazy_exports
 
 _EXPORTS = MappingProxyType({
+    "ALMAttributeScorer": ".attributes",
     "ALMZeroShotScorer": ".zero_shot",
     "FMEmbedder": ".embedding",
     "LateFusionClassifier": ".fusion",

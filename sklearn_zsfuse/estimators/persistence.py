@@ -40,6 +40,7 @@ __all__ = [
 # trusted by skops already).
 SKOPS_TRUSTED_TYPES = (
     "sklearn_zsfuse.estimators.zero_shot.ALMZeroShotScorer",
+    "sklearn_zsfuse.estimators.attributes.ALMAttributeScorer",
     "sklearn_zsfuse.estimators.embedding.FMEmbedder",
     "sklearn_zsfuse.estimators.fusion.LateFusionClassifier",
     "sklearn_zsfuse.estimators.fusion_cv.LateFusionClassifierCV",
