@@ -8,6 +8,9 @@
 - :mod:`.fusion`, :mod:`.fusion_cv`: :class:`LateFusionClassifier`, :class:`LateFusionClassifierCV`;
   their shared input checks (:mod:`.fusion_input`), probability mix (:mod:`.fusion_proba`) and
   choice by inner splits (:mod:`.fusion_selection`);
+- :mod:`.fusion_regression`, :mod:`.fusion_regression_cv`: :class:`LateFusionRegressor`,
+  :class:`LateFusionRegressorCV` for attributes (input checks :mod:`.regression_input`, choice by
+  inner splits :mod:`.fusion_regression_selection`);
 - :mod:`.pipeline`: :func:`make_zsfuse_pipeline`;
 - :mod:`.persistence`: what their pickles carry, :func:`save_model`.
 
@@ -24,6 +27,8 @@ _EXPORTS = MappingProxyType({
     "FMEmbedder": ".embedding",
     "LateFusionClassifier": ".fusion",
     "LateFusionClassifierCV": ".fusion_cv",
+    "LateFusionRegressor": ".fusion_regression",
+    "LateFusionRegressorCV": ".fusion_regression_cv",
     "make_zsfuse_pipeline": ".pipeline",
     "save_model": ".persistence",
 })

@@ -44,6 +44,8 @@ SKOPS_TRUSTED_TYPES = (
     "sklearn_zsfuse.estimators.embedding.FMEmbedder",
     "sklearn_zsfuse.estimators.fusion.LateFusionClassifier",
     "sklearn_zsfuse.estimators.fusion_cv.LateFusionClassifierCV",
+    "sklearn_zsfuse.estimators.fusion_regression.LateFusionRegressor",
+    "sklearn_zsfuse.estimators.fusion_regression_cv.LateFusionRegressorCV",
 )
 
 _STATE_KEY = "_embedded_model"
