@@ -55,7 +55,7 @@ def test_msp_podcast_ratings_follow_their_clips_on_a_1_to_7_scale(tmp_path, json
     for name, values in expected(MSP_ROWS, lambda c: c not in "OX").items():
         np.testing.assert_array_equal(corpus.dimensions[name], values)
         assert (corpus.scales[name].low, corpus.scales[name].high) == (1.0, 7.0)
-    assert "dimensions: arousal 1-7" in corpus.summary()
+    assert "dimensions: arousal 1 to 7" in corpus.summary()
     # the attribute track scores every rated clip: O and X are kept on request, with their ratings
     every = load_corpus("msp_podcast", tmp_path, keep_other_labels=True)
     assert list(every.labels) == ["angry", "neutral", "happy", "sad", "no_agreement", "other"]

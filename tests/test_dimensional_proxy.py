@@ -125,7 +125,7 @@ def test_an_oracle_encoder_gives_ccc_one_through_the_whole_evaluation(proxy_corp
             "--device", "cpu", "--no-plots", "-q"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("arousal (scale -1-1)") and "| zs_fuse |" in printed
+    assert printed.startswith("arousal (scale -1 to 1)") and "| zs_fuse |" in printed
     doc = json.loads((out / "results.json").read_text())
     for d in ("arousal", "valence"):
         systems = doc["tables"][d]["systems"]

@@ -41,7 +41,7 @@ class Scale:
             raise ValueError(f"a scale needs finite low < high, got ({self.low!r}, {self.high!r}).")
 
     def __str__(self) -> str:
-        return f"{self.low:g}-{self.high:g} ({self.source})"
+        return f"{self.low:g} to {self.high:g} ({self.source})"
 
 
 @dataclass(frozen=True)

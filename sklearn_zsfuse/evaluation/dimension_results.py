@@ -33,9 +33,13 @@ class RegressionResult:
         return summarize_regression(self.folds)
 
 
+def _number(value: float) -> str:
+    return f"{round(value, 3) + 0.0:.3f}"  # + 0.0: a mean that rounds to zero shows no minus sign
+
+
 def _cell(summary: dict, metric: str, n_folds: int) -> str:
-    mean = f"{summary[metric]:.3f}"
-    return mean if n_folds < 2 else f"{mean} ± {summary[metric + '_std']:.3f}"
+    mean = _number(summary[metric])
+    return mean if n_folds < 2 else f"{mean} ± {_number(summary[metric + '_std'])}"
 
 
 @dataclass
@@ -132,7 +136,7 @@ class DimensionalStudy:
 
     def table(self) -> str:
         """The primary table of every dimension, one after another."""
-        return "\n\n".join(f"{d} (scale {self.scales[d][0]:g}-{self.scales[d][1]:g})\n\n{self.primary(d).table()}"
+        return "\n\n".join(f"{d} (scale {self.scales[d][0]:g} to {self.scales[d][1]:g})\n\n{self.primary(d).table()}"
                            for d in self.dimensions)
 
     def grid(self, system: str = ZS_FUSE.name, dimension: str | None = None) -> dict:

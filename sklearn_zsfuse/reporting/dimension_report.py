@@ -43,7 +43,7 @@ def dimension_sections(study) -> list:
     names = display_names(dict.fromkeys([*study.alms, *study.fms]))
     facts = [f"clips: {c.get('n_clips')}, speakers: {c.get('n_speakers')}, test folds: {n_folds} "
              f"({c.get('fold_scheme')})",
-             "dimensions: " + ", ".join(f"{d} (scale {s[0]:g}-{s[1]:g}: {s[2]})" for d, s in study.scales.items()),
+             "dimensions: " + ", ".join(f"{d} (scale {s[0]:g} to {s[1]:g}: {s[2]})" for d, s in study.scales.items()),
              f"ALM(s): {', '.join(study.alms) or 'none'}",
              f"specialist(s): {', '.join(study.fms) or 'none'}",
              *(["names in the tables: " + ", ".join(f"{v} = {k}" for k, v in names.items() if v != str(k))]
@@ -65,21 +65,29 @@ def plot_scatter(study, path) -> Path:
     """Predicted against rated, one panel per dimension: each dimension's best system in its first table."""
     dims = list(study.dimensions)
     fig = _figure(figsize=(4.2 * len(dims), 4.2))
-    axes = np.atleast_1d(fig.subplots(1, len(dims)))
+    axes = np.atleast_1d(fig.subplots(1, len(dims), gridspec_kw={"wspace": 0.35}))
     for ax, d in zip(axes, dims):
         run = study.primary(d)
         best = run.best_system()
         predicted = run.systems[best].predictions
         tested = ~np.isnan(predicted)
         low, high = study.scales[d][:2]
-        ax.scatter(study.targets[d][tested], predicted[tested], s=8, alpha=0.5)
+        margin = 0.15 * (high - low)
+        shown = (low - margin, high + margin)  # the scale: a far outlier would flatten every other point
+        y = np.clip(predicted[tested], *shown)
+        outside = int(np.sum(y != predicted[tested]))
+        ax.scatter(study.targets[d][tested], y, s=8, alpha=0.5)
         ax.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1)
         ax.set_xlim(low, high)
-        ax.set_xlabel(f"rated {d} (scale {low:g}-{high:g})")
+        ax.set_ylim(*shown)
+        if outside:
+            ax.text(0.02, 0.98, f"{outside} prediction(s) beyond the scale drawn at the edge", transform=ax.transAxes,
+                    va="top", fontsize=7, color="grey")
+        ax.set_xlabel(f"rated {d} (scale {low:g} to {high:g})")
         ax.set_ylabel(f"predicted {d}")
         ax.set_title(f"{d}: {best}\nCCC {run.systems[best].summary['ccc']:.3f} (mean over folds)", fontsize=10)
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{study.dataset}: predicted vs rated, test clips of every fold", fontsize=11)
+    fig.suptitle(f"{study.dataset}: predicted vs rated, test clips of every fold", fontsize=11, y=1.04)
     return _save(fig, Path(path))
 
 
