@@ -32,6 +32,7 @@ def _expected_failures(est):
 
 @parametrize_with_checks(
     [LateFusionRegressor(method="concat"), LateFusionRegressor(), LateFusionRegressor(weight=0.3),
+     LateFusionRegressor(weight=0.3, regressor=make_pipeline(StandardScaler(), Ridge())),  # every check passes
      LateFusionRegressorCV(cv=3)],
     expected_failed_checks=_expected_failures,
 )

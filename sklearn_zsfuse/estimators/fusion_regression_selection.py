@@ -102,7 +102,11 @@ def select_regression_fusion(zs, emb, y, splits, candidates, *, regressor=None, 
     Each score equals that of a ``LateFusionRegressor(**candidate)`` fitted on the
     fitting rows.
     """
-    zs = np.asarray(zs, dtype=np.float64).reshape(len(y), -1)[:, :1]
+    zs = np.asarray(zs, dtype=np.float64)
+    if zs.ndim == 2 and zs.shape[1] != 1 or zs.ndim not in (1, 2):
+        raise ValueError(f"zs must be the one zero-shot column of y's dimension, shape (n_clips,) or (n_clips, 1); "
+                         f"got shape {zs.shape}.")
+    zs = zs.reshape(-1, 1)
     emb, y = np.asarray(emb), np.asarray(y, dtype=np.float64)
     scorer = regression_scorer(scoring)
     X = np.hstack([zs, emb])
