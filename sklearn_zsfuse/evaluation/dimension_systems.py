@@ -30,18 +30,6 @@ NOT_SAVED = ("zsfuse evaluate does not save dimensional systems (--save-model wi
              "(ALMAttributeScorer + FMEmbedder + LateFusionRegressor) with the chosen settings from results.json.")
 
 
-def _single(choice):
-    return choice.single, {"templates": "single", "audio_repeats": 1, "text_repeats": 1}
-
-
-def _ensemble(choice):
-    return choice.ensemble, {"templates": "ensemble", "audio_repeats": 1, "text_repeats": 1}
-
-
-def _amplified(choice):
-    return choice.amplified, choice.params
-
-
 def _rescaled(choice):
     # The amplified ensemble's score through a line fitted on the training clips: what the
     # weighted fusion's zero-shot branch is at weight 1.
@@ -60,11 +48,15 @@ def _concat(grid):
     return regression_fusion_candidates(("concat",))
 
 
-# The rows the categorical table has too carry its names: the same system, scored on ratings.
+# The rows the categorical table has too carry its names and, for the zero-shot rows, its ``scores``:
+# they read an AttributeChoice as they read a ZeroShotChoice (single, ensemble, amplified, params),
+# here scores on the corpus's scale. The same systems, scored on ratings.
 SPECIALIST = System(systems.SPECIALIST.name, needs_alm=False, needs_fm=True, not_deployable=NOT_SAVED)
-ZERO_SHOT = System(systems.ZERO_SHOT.name, needs_alm=True, needs_fm=False, scores=_single, not_deployable=NOT_SAVED)
-ENSEMBLE = System(systems.ENSEMBLE.name, needs_alm=True, needs_fm=False, scores=_ensemble, not_deployable=NOT_SAVED)
-AMPLIFIED = System(systems.AMPLIFIED.name, needs_alm=True, needs_fm=False, scores=_amplified,
+ZERO_SHOT = System(systems.ZERO_SHOT.name, needs_alm=True, needs_fm=False, scores=systems.ZERO_SHOT.scores,
+                   not_deployable=NOT_SAVED)
+ENSEMBLE = System(systems.ENSEMBLE.name, needs_alm=True, needs_fm=False, scores=systems.ENSEMBLE.scores,
+                  not_deployable=NOT_SAVED)
+AMPLIFIED = System(systems.AMPLIFIED.name, needs_alm=True, needs_fm=False, scores=systems.AMPLIFIED.scores,
                    not_deployable=NOT_SAVED)
 RESCALED = System("zero_shot+rescaled", needs_alm=True, needs_fm=False, scores=_rescaled, not_deployable=NOT_SAVED)
 ZS_FUSE = System(systems.ZS_FUSE.name, needs_alm=True, needs_fm=True, candidates=_weighted, not_deployable=NOT_SAVED)

@@ -41,8 +41,8 @@ def dimension_sections(study) -> list:
     c = study.config
     n_folds = len(c.get("folds", [])) or max(run.n_folds for _, run in study.tables())
     names = display_names(dict.fromkeys([*study.alms, *study.fms]))
-    facts = [f"clips: {c.get('n_clips')}, speakers: {c.get('n_speakers')}, test folds: {n_folds} "
-             f"({c.get('fold_scheme')})",
+    facts = [(f"clips: {c.get('n_clips')}, speakers: {c.get('n_speakers')}, test folds: {n_folds} "
+              f"({c.get('fold_scheme')})"),
              "dimensions: " + ", ".join(f"{d} (scale {s[0]:g} to {s[1]:g}: {s[2]})" for d, s in study.scales.items()),
              f"ALM(s): {', '.join(study.alms) or 'none'}",
              f"specialist(s): {', '.join(study.fms) or 'none'}",
