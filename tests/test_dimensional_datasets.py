@@ -144,6 +144,18 @@ def test_csv_reads_named_numeric_columns_with_their_scale(tmp_path):
     np.testing.assert_array_equal(renamed.dimensions["valence"], corpus.dimensions["valence"])
 
 
+def test_a_csv_corpus_rated_on_dimensions_only_needs_no_label_column(tmp_path):
+    root, rows = csv_tree(tmp_path, header="path,speaker,arousal\n", rows=[
+        (f"c{i}.wav", f"s{i % 3}", 1 + i % 5) for i in range(9)])
+    corpus = load_corpus("csv", root, dimensions=["arousal"])
+    assert set(corpus.labels) == {"unlabelled"} and len(corpus) == 9
+    assert any("no label column" in n for n in corpus.notes)
+    with pytest.raises(CorpusError, match=r"lacks column\(s\) \['label'\]"):
+        load_corpus("csv", root)  # a categorical corpus needs its labels
+    with pytest.raises(CorpusError, match="has no label column"):
+        load_corpus("csv", root, dimensions=["arousal"], labels={"wut": "angry"})
+
+
 def test_csv_dimension_errors_name_the_problem(tmp_path):
     root, rows = csv_tree(tmp_path)
     with pytest.raises(CorpusError, match=r"no column\(s\) \['valence'\].*columns are \['path', 'label'"):

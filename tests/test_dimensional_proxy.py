@@ -170,6 +170,22 @@ def test_the_command_writes_the_dimensional_table_json_and_report(proxy_corpus, 
     assert "data:image/png;base64" in html and "Predicted against rated" in html
 
 
+def test_a_corpus_rated_on_dimensions_only_runs_without_categories(proxy_corpus, oracle, tmp_path, capsys):
+    root = tmp_path / "rated"
+    (root / "audio").mkdir(parents=True)
+    lines = (proxy_corpus / "metadata.csv").read_text().splitlines()
+    kept = [",".join(cells[:1] + cells[2:]) for cells in (line.split(",") for line in lines)][:31]  # no label
+    for line in kept[1:]:
+        shutil.copy(proxy_corpus / line.split(",")[0], root / line.split(",")[0])
+    (root / "metadata.csv").write_text("\n".join(kept) + "\n")
+    out = tmp_path / "out"
+    assert main(["evaluate", "--dataset", "csv", "--root", str(root), "--target", "valence", "--alm", "none",
+                 "--fm", oracle[1], "--out", str(out), "--no-plots", "-q"]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert list(doc["tables"]["valence"]["systems"]) == ["specialist"]
+    assert any("no label column" in n for n in doc["config"]["notes"])
+
+
 def test_dimensional_options_are_checked_before_any_clip_is_read(proxy_corpus, tmp_path, capsys):
     base = ["evaluate", "--dataset", "csv", "--root", str(proxy_corpus), "--alm", "none", "--fm", "egemaps",
             "--out", str(tmp_path / "o")]

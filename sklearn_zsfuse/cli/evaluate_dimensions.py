@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .common import check_corpus, load_selected
+from .common import load_selected
 from .errors import UsageError
 
 __all__ = ["check_targets", "parse_scales", "parse_targets", "run_dimensions"]
@@ -72,13 +72,14 @@ def check_targets(args):
     except ValueError as exc:  # its refusals: a corpus without ratings, a column or scale it cannot take
         raise UsageError(f"--target: {exc}") from None
     corpus = load_selected(args.dataset, args.root, args.subset, args.limit, **options)
+    from ..datasets import CorpusError
+
     missing = [d for d in columns if d not in corpus.dimensions]
     if missing:
-        from ..datasets import CorpusError
-
         raise CorpusError(f"--target {missing}: this copy of {corpus.name} has no such ratings (it has "
                           f"{list(corpus.dimensions) or 'none'}).")
-    check_corpus(corpus, "evaluate")
+    if corpus.n_folds < 1:  # its categories may be one or none: ratings are what is predicted
+        raise CorpusError(f"{corpus.name} has no test fold.")
     return corpus
 
 

@@ -12,6 +12,7 @@ from .labels import map_labels
 __all__ = ["load_csv"]
 
 N_FOLDS = 5
+UNLABELLED = "unlabelled"  # the category of every clip of a corpus rated on dimensions only
 _EXPECTED = (
     "a folder holding metadata.csv with columns path (relative to the folder), label, and "
     "optionally speaker and fold (an integer test fold per clip; -1 = training only)"
@@ -40,25 +41,35 @@ def load_csv(root, *, n_folds=N_FOLDS, labels=None, dimensions=None, scales=None
     or ``{dimension: column}`` (``{"arousal": "act"}``). Every row needs a number
     there. ``scales`` (``{dimension: (low, high)}``) says what each was rated on;
     a dimension without one takes the range its ratings span, and the notes say so.
-    They land in ``corpus.dimensions`` and ``corpus.scales``.
+    They land in ``corpus.dimensions`` and ``corpus.scales``. A corpus rated on
+    dimensions only may leave out the ``label`` column: every clip is then labelled
+    ``"unlabelled"`` (said in the notes).
     """
     root = check_root(root, "csv", _EXPECTED)
     table_path = root / "metadata.csv"
     if not table_path.is_file():
         raise CorpusError(f"csv: {str(root)!r} has no metadata.csv. Expected {_EXPECTED}.")
     table = read_table(table_path, "csv")
-    require_columns(table, ["path", "label"], table_path, "csv")
+    unlabelled = bool(dimensions) and "label" not in table  # rated on dimensions only
+    require_columns(table, ["path"] if unlabelled else ["path", "label"], table_path, "csv")
     n = len(table["path"])
     if n == 0:
         raise CorpusError(f"csv: {str(table_path)!r} has a header but no rows.")
-    empty = [i + 2 for i, v in enumerate(table["label"]) if not v]
+    empty = [] if unlabelled else [i + 2 for i, v in enumerate(table["label"]) if not v]
     if empty:
         raise CorpusError(f"csv: {str(table_path)!r} has empty labels on line(s) {empty[:10]}.")
     paths = resolve_paths(root, table["path"], table_path, "csv", allow_outside_root=allow_outside_root)
-    try:
-        labels, notes = map_labels(table["label"], labels)
-    except ValueError as exc:
-        raise CorpusError(f"csv: {exc}") from None
+    if unlabelled:
+        if labels:
+            raise CorpusError(f"csv: label spellings {sorted(labels)} are given but {str(table_path)!r} has no "
+                              "label column.")
+        labels = [UNLABELLED] * n
+        notes = [f"no label column: every clip is labelled {UNLABELLED!r} (a corpus rated on dimensions only)"]
+    else:
+        try:
+            labels, notes = map_labels(table["label"], labels)
+        except ValueError as exc:
+            raise CorpusError(f"csv: {exc}") from None
     if "speaker" in table:
         blank = [i + 2 for i, v in enumerate(table["speaker"]) if not v]
         if blank:
