@@ -117,6 +117,23 @@ def test_an_oracle_encoder_gives_ccc_one_through_the_pipeline(proxy_corpus, orac
     assert pipe.named_steps["fusion"].zero_shot_column_ == 1
 
 
+def test_a_fitted_dimensional_pipeline_round_trips_through_skops_with_the_trusted_types(proxy_corpus, oracle):
+    sio = pytest.importorskip("skops.io")
+    from sklearn_zsfuse import SKOPS_TRUSTED_TYPES, LateFusionRegressorCV
+
+    alm, fm = oracle
+    corpus = load_corpus("csv", proxy_corpus, dimensions=["arousal", "valence"])
+    pipe = Pipeline([
+        ("features", FeatureUnion([("zs", ALMAttributeScorer(alm, device="cpu", dimensions=["arousal", "valence"])),
+                                   ("fm", FMEmbedder(fm, device="cpu"))])),
+        ("fusion", LateFusionRegressorCV(dimension="arousal", cv=3)),
+    ]).fit(corpus.paths[:40], corpus.dimensions["arousal"][:40])
+    data = sio.dumps(pipe)
+    assert set(sio.get_untrusted_types(data=data)) <= set(SKOPS_TRUSTED_TYPES)
+    back = sio.loads(data, trusted=SKOPS_TRUSTED_TYPES)
+    np.testing.assert_allclose(back.predict(corpus.paths[40:50]), pipe.predict(corpus.paths[40:50]), rtol=1e-10)
+
+
 def test_an_oracle_encoder_gives_ccc_one_through_the_whole_evaluation(proxy_corpus, oracle, tmp_path, capsys):
     alm, fm = oracle
     out = tmp_path / "out"
