@@ -95,11 +95,11 @@ def check_folder(path, option) -> None:
         raise UsageError(f"{option} {str(path)!r} is a file, not a folder.")
 
 
-def load_selected(dataset: str, root, subsets, limit):
-    """The corpus ``dataset`` at ``root``, narrowed by --subset and --limit (via Corpus.subset)."""
+def load_selected(dataset: str, root, subsets, limit, **options):
+    """The corpus ``dataset`` at ``root`` (``options``: the loader's), narrowed by --subset and --limit."""
     from ..datasets import CorpusError, load_corpus
 
-    corpus = load_corpus(dataset, root)
+    corpus = load_corpus(dataset, root, **options)
     keep = np.ones(len(corpus), dtype=bool)
     for key, values in subsets or []:
         column = {"speaker": corpus.speakers, "label": corpus.labels, "fold": corpus.folds}[key]

@@ -72,6 +72,13 @@ def add_parser(sub):
                     help="also fit SYSTEM (default: the best by UA) on all clips, hyper-parameters chosen by CV "
                     "over all folds, and save it to OUT/model.joblib for `zsfuse predict`; SYSTEM is one of "
                     f"{', '.join(s.name for s in systems.TABLE)}")
+    ev.add_argument("--target", action=Extend, nargs="+", default=None, metavar="DIMENSION[=COLUMN]",
+                    help="predict dimensional ratings instead of categories, e.g. --target arousal valence dominance "
+                    "(msp_podcast, iemocap; for a csv corpus, numeric columns of metadata.csv: NAME or NAME=COLUMN): "
+                    "the same tables by CCC, Pearson r and MAE")
+    ev.add_argument("--scale", action=Extend, nargs="+", default=None, metavar="DIMENSION=LOW,HIGH",
+                    help="with --target on a csv corpus: the scale a dimension was rated on, e.g. --scale "
+                    "arousal=1,7 (default: the range its ratings span)")
     add_selection_options(ev)
     add_runtime_options(ev)
     return ev
@@ -97,6 +104,7 @@ class Plan:
     batch_size: int
     estimator_params: dict
     quiet: bool
+    targets: tuple | None = None  # --target: the dimensions to predict (None: the categorical run)
 
 
 def check(args) -> Plan:
@@ -135,13 +143,22 @@ def check(args) -> Plan:
             _check_layers(fm, args.layer)
     for alm in alms:
         check_alm(alm, "--alm")
-    corpus, test_corpus = _corpora(args, labels)
+    if args.scale and not args.target:
+        raise UsageError("--scale goes with --target (the scale of a dimension it names).")
+    if args.target:
+        from .evaluate_dimensions import check_targets
+
+        corpus, test_corpus = check_targets(args), None
+        corpus = _relabel([corpus], labels)[0] if labels else corpus
+    else:
+        corpus, test_corpus = _corpora(args, labels)
     name = args.name or (corpus.name if test_corpus is None else f"{corpus.name} -> {test_corpus.name}")
     return Plan(
         corpus=corpus, test_corpus=test_corpus, alms=alms, fms=fms, layers=args.layer, grid=grid, prompts=prompts,
         name=args.name, out=args.out or Path("zsfuse-results") / name.replace(" -> ", "_to_"),
         class_weight=args.class_weight, save_model=args.save_model, plots=not args.no_plots, device=args.device,
         batch_size=args.batch_size, estimator_params=estimator_params(args), quiet=args.quiet,
+        targets=tuple(s.partition("=")[0].strip() for s in args.target) if args.target else None,
     )
 
 
@@ -205,6 +222,10 @@ def _relabel(corpora, mapping) -> list:
 
 
 def run(plan: Plan) -> int:
+    if plan.targets:
+        from .evaluate_dimensions import run_dimensions
+
+        return run_dimensions(plan)
     from ..evaluation import evaluate
     from ..evaluation.runner import resolve_classifier
     from ..reporting.files import write_report

@@ -198,11 +198,14 @@ def select_fusion(
     return FusionSelection(candidates=[dict(c) for c in candidates], scores=scores)
 
 
-def cv_results(selection: FusionSelection) -> dict:
-    """``selection`` as ``GridSearchCV.cv_results_`` lays it out (``param_<name>`` masked where it does not apply)."""
+def cv_results(selection: FusionSelection, keys=("method", "weight", "temperature", "normalize")) -> dict:
+    """``selection`` as ``GridSearchCV.cv_results_`` lays it out (``param_<name>`` masked where it does not apply).
+
+    ``keys``: the candidates' parameters, one ``param_<key>`` column each.
+    """
     candidates, scores = selection.candidates, selection.scores
     results = {"params": [dict(c) for c in candidates]}
-    for key in ("method", "weight", "temperature", "normalize"):
+    for key in keys:
         values = np.empty(len(candidates), dtype=object)
         values[:] = [c.get(key) for c in candidates]
         results[f"param_{key}"] = np.ma.MaskedArray(values, mask=[key not in c for c in candidates])

@@ -40,9 +40,12 @@ __all__ = [
 # trusted by skops already).
 SKOPS_TRUSTED_TYPES = (
     "sklearn_zsfuse.estimators.zero_shot.ALMZeroShotScorer",
+    "sklearn_zsfuse.estimators.attributes.ALMAttributeScorer",
     "sklearn_zsfuse.estimators.embedding.FMEmbedder",
     "sklearn_zsfuse.estimators.fusion.LateFusionClassifier",
     "sklearn_zsfuse.estimators.fusion_cv.LateFusionClassifierCV",
+    "sklearn_zsfuse.estimators.fusion_regression.LateFusionRegressor",
+    "sklearn_zsfuse.estimators.fusion_regression_cv.LateFusionRegressorCV",
 )
 
 _STATE_KEY = "_embedded_model"
