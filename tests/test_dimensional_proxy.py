@@ -203,8 +203,9 @@ def test_a_corpus_rated_on_dimensions_only_runs_without_categories(proxy_corpus,
     assert any("no label column" in n for n in doc["config"]["notes"])
 
 
-def test_dimensional_options_are_checked_before_any_clip_is_read(proxy_corpus, tmp_path, capsys):
-    base = ["evaluate", "--dataset", "csv", "--root", str(proxy_corpus), "--alm", "none", "--fm", "egemaps",
+def test_dimensional_options_are_checked_before_any_clip_is_read(proxy_corpus, tiny_wavlm, tmp_path, capsys):
+    # tiny-wavlm, not eGeMAPS: the backends environment has no opensmile.
+    base = ["evaluate", "--dataset", "csv", "--root", str(proxy_corpus), "--alm", "none", "--fm", str(tiny_wavlm),
             "--out", str(tmp_path / "o")]
     cases = [
         (["--target", "arousal", "--save-model"], "--save-model with --target"),
@@ -218,7 +219,7 @@ def test_dimensional_options_are_checked_before_any_clip_is_read(proxy_corpus, t
         assert exit_status(base + extra) == 2, extra
         assert message in capsys.readouterr().err, extra
     assert exit_status(["evaluate", "--dataset", "ravdess", "--root", str(proxy_corpus), "--target", "arousal",
-                        "--alm", "none", "--fm", "egemaps"]) == 2
+                        "--alm", "none", "--fm", str(tiny_wavlm)]) == 2
     assert "the ravdess corpus has no dimensional labels" in capsys.readouterr().err
 
 
