@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UsageError
-from .parsing import Extend, device, positive_int, subset
+from .parsing import Extend, device, positive_int, subset, threads
 
 
 def model_arg(value: str):
@@ -70,6 +70,12 @@ def add_runtime_options(p):
     p.add_argument("--workers", type=positive_int, default=None,
                    help="input threads decoding and resampling audio (default: the cores present)")
     add_common_options(p)
+
+
+def add_threads_option(p, what: str):
+    p.add_argument("--threads", type=threads, default=None, metavar="N",
+                   help=f"BLAS/OpenMP threads of {what} (default: 1, the fastest for these small fits and "
+                   "far faster than more on a busy machine; -1: the libraries' own setting, one per core)")
 
 
 def add_selection_options(p):

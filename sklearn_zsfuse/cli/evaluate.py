@@ -13,6 +13,7 @@ from pathlib import Path
 from .common import (
     add_runtime_options,
     add_selection_options,
+    add_threads_option,
     announce_passes,
     check_corpus,
     check_folder,
@@ -73,6 +74,7 @@ def add_parser(sub):
                     "over all folds, and save it to OUT/model.joblib for `zsfuse predict`; SYSTEM is one of "
                     f"{', '.join(s.name for s in systems.TABLE)}")
     add_selection_options(ev)
+    add_threads_option(ev, "the classifiers' fits and predictions (selection, final fits)")
     add_runtime_options(ev)
     return ev
 
@@ -97,6 +99,7 @@ class Plan:
     batch_size: int
     estimator_params: dict
     quiet: bool
+    threads: int | None = None  # BLAS/OpenMP threads of the fits (None: the package's choice)
 
 
 def check(args) -> Plan:
@@ -141,7 +144,7 @@ def check(args) -> Plan:
         corpus=corpus, test_corpus=test_corpus, alms=alms, fms=fms, layers=args.layer, grid=grid, prompts=prompts,
         name=args.name, out=args.out or Path("zsfuse-results") / name.replace(" -> ", "_to_"),
         class_weight=args.class_weight, save_model=args.save_model, plots=not args.no_plots, device=args.device,
-        batch_size=args.batch_size, estimator_params=estimator_params(args), quiet=args.quiet,
+        batch_size=args.batch_size, estimator_params=estimator_params(args), quiet=args.quiet, threads=args.threads,
     )
 
 
@@ -221,6 +224,7 @@ def run(plan: Plan) -> int:
         plan.corpus, alm=plan.alms, fm=plan.fms, layer=plan.layers, test_corpus=plan.test_corpus, name=plan.name,
         grid=plan.grid, class_prompts=plan.prompts, classifier=classifier, device=plan.device,
         batch_size=plan.batch_size, verbose=0 if plan.quiet else 1, estimator_params=plan.estimator_params, log=log,
+        threads=plan.threads,
     )
     written = write_report(evaluation, plan.out, plots=plan.plots)
     print(evaluation.table())
@@ -236,17 +240,24 @@ def _save_model(plan: Plan, evaluation, classifier, log) -> None:
     """Fit the chosen system on all clips, its settings chosen by CV over all folds, and save it."""
     from ..estimators.persistence import save_model
     from ..evaluation import final_model, select_final
+    from ..reporting.progress import phase
 
     corpus = plan.corpus
     system = evaluation.best_system() if plan.save_model == BEST else plan.save_model
+    progress = phase("final fit", 2, unit="step")
+    progress.describe(f"{system}: its settings by inner CV on all {len(corpus)} clips")
     params = select_final(evaluation.features, corpus.labels, corpus.folds, corpus.speakers, classes=corpus.classes,
-                          grid=plan.grid, development=corpus.development, system=system)
+                          grid=plan.grid, development=corpus.development, system=system, threads=plan.threads)
     model = final_model(system, params, alm=plan.alms[0] if plan.alms else None,
                         fm=plan.fms[0] if plan.fms else None,
                         layer=None if plan.layers is None else plan.layers[0], classes=corpus.classes,
                         class_prompts=plan.prompts, classifier=classifier, device=plan.device,
                         batch_size=plan.batch_size, estimator_params=plan.estimator_params)
+    progress.update()
+    progress.describe(f"{system}: fitting on all {len(corpus)} clips")
     log(f"fitting {system} on all {len(corpus)} clips with {params}")
     model.fit(corpus.paths, corpus.labels)
     save_model(model, plan.out / "model.joblib")  # atomic: a failed save keeps the previous file
+    progress.update()
+    progress.close()
     print(f"model: {plan.out / 'model.joblib'} ({system}, {params})")
