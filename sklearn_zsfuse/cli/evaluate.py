@@ -51,7 +51,8 @@ def add_parser(sub):
                     help=f"speech model hub id(s) or directories, 'egemaps' (openSMILE), or none (default: {DEFAULT_FM})")
     ev.add_argument("--layer", nargs="+", type=layer, default=None, metavar="LAYER",
                     help="the specialist's hidden state: an index, 'all' (their mean), or several to sweep, e.g. "
-                    "--layer 0 6 12 all (audio is encoded once for all of them; default: the last layer)")
+                    "--layer 0 6 12 all (audio is encoded once for all of them; default: the last layer); it "
+                    "applies to the --fm models with layers, one with a single state (egemaps) runs once")
     ev.add_argument("--test-dataset", choices=sorted(LOADERS), default=None,
                     help="cross-corpus: train on --dataset, test on this corpus (on the classes both have)")
     ev.add_argument("--test-root", type=Path, default=None, help="the test corpus folder, with --test-dataset")
@@ -134,8 +135,8 @@ def check(args) -> Plan:
     check_folder(args.cache_dir, "--cache-dir")
     for fm in fms:
         check_fm(fm, "--fm")
-        if args.layer is not None:
-            _check_layers(fm, args.layer)
+    if args.layer is not None:
+        _check_layers(fms, args.layer)
     for alm in alms:
         check_alm(alm, "--alm")
     corpus, test_corpus = _corpora(args, labels)
@@ -166,13 +167,22 @@ def _check_system(name: str, has_alm: bool, has_fm: bool) -> None:
         raise UsageError(f"--save-model {name!r}: {system.not_deployable}")
 
 
-def _check_layers(fm, layers) -> None:
+def _check_layers(fms, layers) -> None:
+    """``--layer`` applies to the specialists with layers; one with a single hidden state runs at it."""
     from ..encoders.checks import check_fm_layers
+    from ..encoders.registry import resolve_fm
 
-    try:
-        check_fm_layers(fm, layers, "--layer")
-    except ValueError as exc:  # its one refusal: a layer the model's configuration does not have
-        raise UserInputError(str(exc)) from None
+    layerless = [fm for fm in fms if resolve_fm(fm).layer_count() == 1]
+    if len(layerless) == len(fms):
+        raise UsageError(f"--layer applies to no --fm model: {str(layerless[0])!r} has a single hidden state "
+                         "(eGeMAPS functionals); leave --layer out.")
+    for fm in fms:
+        if fm in layerless:
+            continue
+        try:
+            check_fm_layers(fm, layers, "--layer")
+        except ValueError as exc:  # its one refusal: a layer the model's configuration does not have
+            raise UserInputError(str(exc)) from None
 
 
 def _corpora(args, labels: dict) -> tuple:
