@@ -85,6 +85,9 @@ def add_selection_options(p):
     p.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="at most N clips, taken in turn from every (speaker, label) group so that "
                    "speakers, classes and folds stay represented (after --subset)")
+    p.add_argument("--allow-outside-root", action="store_true",
+                   help="read clips whose paths in the corpus's metadata lead outside --root (absolute paths on "
+                   "a shared disk); by default they are refused, as metadata may come from someone else")
 
 
 def announce_passes(passes: int) -> None:
@@ -101,11 +104,11 @@ def check_folder(path, option) -> None:
         raise UsageError(f"{option} {str(path)!r} is a file, not a folder.")
 
 
-def load_selected(dataset: str, root, subsets, limit):
+def load_selected(dataset: str, root, subsets, limit, allow_outside_root: bool = False):
     """The corpus ``dataset`` at ``root``, narrowed by --subset and --limit (via Corpus.subset)."""
     from ..datasets import CorpusError, load_corpus
 
-    corpus = load_corpus(dataset, root)
+    corpus = load_corpus(dataset, root, allow_outside_root=allow_outside_root)
     keep = np.ones(len(corpus), dtype=bool)
     for key, values in subsets or []:
         column = {"speaker": corpus.speakers, "label": corpus.labels, "fold": corpus.folds}[key]

@@ -189,8 +189,9 @@ def _corpora(args, labels: dict) -> tuple:
     """The training corpus (selected) and the test corpus, each with the --label spellings it has mapped."""
     from ..datasets import load_corpus
 
-    corpus = load_selected(args.dataset, args.root, args.subset, args.limit)
-    test_corpus = None if args.test_dataset is None else load_corpus(args.test_dataset, args.test_root)
+    corpus = load_selected(args.dataset, args.root, args.subset, args.limit, args.allow_outside_root)
+    test_corpus = None if args.test_dataset is None else load_corpus(
+        args.test_dataset, args.test_root, allow_outside_root=args.allow_outside_root)
     if labels:
         corpus, test_corpus = (_relabel([corpus, test_corpus], labels) if test_corpus is not None
                                else (_relabel([corpus], labels)[0], None))
