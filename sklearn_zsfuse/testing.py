@@ -149,11 +149,14 @@ def make_random_ge2e(path: str | os.PathLike, *, seed: int = 0) -> Path:
     return path
 
 
-def make_tiny_wavlm(path: str | os.PathLike, *, seed: int = 0, hidden_size: int = 32) -> Path:
+def make_tiny_wavlm(
+    path: str | os.PathLike, *, seed: int = 0, hidden_size: int = 32, num_hidden_layers: int = 2
+) -> Path:
     """Save a tiny random WavLM (conv feature encoder + transformer) to ``path``.
 
     Layer-norm feature extraction and an attention-mask-aware feature extractor,
     as in WavLM-Large, so padded batches give the same per-clip results.
+    ``num_hidden_layers=24`` has WavLM-Large's layers (25 hidden states), still tiny.
     """
     import torch
     from transformers import Wav2Vec2FeatureExtractor, WavLMConfig, WavLMModel
@@ -162,7 +165,7 @@ def make_tiny_wavlm(path: str | os.PathLike, *, seed: int = 0, hidden_size: int 
     path.mkdir(parents=True, exist_ok=True)
     config = WavLMConfig(
         hidden_size=hidden_size,
-        num_hidden_layers=2,
+        num_hidden_layers=num_hidden_layers,
         num_attention_heads=2,
         intermediate_size=64,
         conv_dim=(16, 16, 16, 16, 16, 16, 16),

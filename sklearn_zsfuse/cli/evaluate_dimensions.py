@@ -71,7 +71,8 @@ def check_targets(args):
         options = dimensional_options(args.dataset, columns, scales)
     except ValueError as exc:  # its refusals: a corpus without ratings, a column or scale it cannot take
         raise UsageError(f"--target: {exc}") from None
-    corpus = load_selected(args.dataset, args.root, args.subset, args.limit, **options)
+    corpus = load_selected(args.dataset, args.root, args.subset, args.limit,
+                           allow_outside_root=args.allow_outside_root, **options)
     from ..datasets import CorpusError
 
     missing = [d for d in columns if d not in corpus.dimensions]
@@ -95,7 +96,7 @@ def run_dimensions(plan) -> int:
     study = evaluate_dimensions(
         plan.corpus, plan.targets, alm=plan.alms, fm=plan.fms, layer=plan.layers, name=plan.name, grid=plan.grid,
         device=plan.device, batch_size=plan.batch_size, verbose=0 if plan.quiet else 1,
-        estimator_params=plan.estimator_params, log=log,
+        estimator_params=plan.estimator_params, log=log, threads=plan.threads,
     )
     written = write_dimensional_report(study, plan.out, plots=plan.plots)
     print(study.table())

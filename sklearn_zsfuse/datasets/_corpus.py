@@ -243,7 +243,7 @@ def outside_root_error(name: str, root: Path, problems: list[str], what: str) ->
         f"{name}: {len(problems)} {what} lead outside the corpus root {str(root)!r}:\n  {shown}{more}\n"
         "Paths in a corpus must stay under its root (a corpus's metadata may have been written "
         "by someone else). If you trust these paths, pass allow_outside_root=True to the loader "
-        "(load_corpus(..., allow_outside_root=True))."
+        "(load_corpus(..., allow_outside_root=True)), or --allow-outside-root to zsfuse evaluate and embed."
     )
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.base import clone
 
+from ..estimators.threads import thread_limit
 from ..estimators.fusion_regression import default_regressor
 from . import dimension_systems
 from .attribute_features import AttributeFeatureSet
@@ -155,13 +156,15 @@ def run_dimensional_study(
     regressor=None,
     dataset="corpus",
     log: Callable[[str], None] | None = None,
+    threads=None,
 ) -> DimensionalStudy:
     """Every ALM alone, every specialist alone and every (ALM, specialist) pair, per dimension, fold by fold.
 
     ``targets[dimension]`` holds every clip's ratings, ``scales[dimension]`` their
     ``(low, high, source)``; ``feature_set.dimensions`` says which column of the
     zero-shot scores each dimension is. ``labels`` (the categories) only choose
-    label-stratified inner splits where a fold has a single speaker.
+    label-stratified inner splits where a fold has a single speaker. ``threads``:
+    BLAS/OpenMP threads of every fit (:mod:`sklearn_zsfuse.estimators.threads`).
     """
     dimensions = tuple(feature_set.dimensions)
     missing = sorted(set(dimensions) - set(targets))
@@ -176,11 +179,12 @@ def run_dimensional_study(
     fm_runs = {f: _SpecialistRun(e, dimensions, targets, base) for f, e in feature_set.fms.items()}
     pair_runs = {(a, f): _FusionRun(alm_runs[a], feature_set.fms[f], dimensions, targets, grid, base)
                  for a in alm_runs for f in fm_runs}
-    for fold in _iter_plan(labels, folds, speakers, development, None):
-        log(f"fold {fold.id}: {len(fold.train)} training clips, {len(fold.test)} test clips, "
-            f"{len(fold.splits)} inner splits")
-        for run in (*alm_runs.values(), *fm_runs.values(), *pair_runs.values()):
-            run.step(fold)
+    with thread_limit(threads, "threads"):
+        for fold in _iter_plan(labels, folds, speakers, development, None):
+            log(f"fold {fold.id}: {len(fold.train)} training clips, {len(fold.test)} test clips, "
+                f"{len(fold.splits)} inner splits")
+            for run in (*alm_runs.values(), *fm_runs.values(), *pair_runs.values()):
+                run.step(fold)
     common = (dataset, dimensions, scales, targets)
     return DimensionalStudy(
         dataset=dataset, dimensions=dimensions, scales={d: tuple(scales[d]) for d in dimensions},

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..estimators.threads import check_threads
 from ..estimators.fusion_regression import default_regressor
 from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
 from .attribute_features import compute_attribute_features
@@ -50,6 +51,7 @@ def evaluate_dimensions(
     verbose=0,
     estimator_params=None,
     log: Callable[[str], None] | None = None,
+    threads=None,
 ) -> DimensionalStudy:
     """The dimensional tables for ``corpus``: each dimension's ratings predicted zero-shot, by a specialist, fused.
 
@@ -62,9 +64,11 @@ def evaluate_dimensions(
     runs on the corpus's folds, every choice made on the training clips by CCC;
     each dimension keeps its corpus's scale. ``regressor``: the specialist's and
     the fusion's (default :func:`~sklearn_zsfuse.estimators.fusion_regression.default_regressor`).
+    ``threads``: BLAS/OpenMP threads of the protocol's fits, as in ``evaluate``.
     """
     from .. import __version__
 
+    check_threads(threads, "threads")  # before the encoding, not after it
     start = time.perf_counter()
     dims = _dimensions(corpus, dimensions)
     alms, fms = _model_list(alm, "alm"), _model_list(fm, "fm")
@@ -81,6 +85,7 @@ def evaluate_dimensions(
     study = run_dimensional_study(
         features, {d: corpus.dimensions[d] for d in dims}, scales, corpus.labels, corpus.folds, corpus.speakers,
         grid=grid, development=corpus.development, regressor=regressor, dataset=dataset, log=log,
+        threads=threads,
     )
     study.config = {
         "target": "dimensions",
@@ -111,6 +116,7 @@ def evaluate_dimensions(
         "std": "population standard deviation over test folds (ddof=0); none with a single test fold",
         "device": device,
         "batch_size": batch_size,
+        "threads": threads,
         "seconds": round(time.perf_counter() - start, 1),
         "version": __version__,
     }

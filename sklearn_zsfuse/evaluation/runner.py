@@ -10,6 +10,7 @@ import numpy as np
 
 from ..estimators.fusion_proba import default_classifier
 from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
+from ..estimators.threads import check_threads
 from .features import compute_feature_set
 from .grid import Grid
 from .protocol import run_study
@@ -91,6 +92,7 @@ def evaluate(
     verbose=0,
     estimator_params=None,
     log: Callable[[str], None] | None = None,
+    threads=None,
 ) -> Study:
     """The paper's tables for ``corpus`` (a :class:`~sklearn_zsfuse.datasets.Corpus`).
 
@@ -116,10 +118,14 @@ def evaluate(
     ``classifier``, not both.
     ``estimator_params`` go to the estimator(s) that take them
     (``{"cache_dir": ...}`` to both, ``{"max_duration": 30}`` to both, ...).
+    ``threads``: BLAS/OpenMP threads of the selection's fits and predictions, only while
+    they run (None: the package's choice, 1; -1: the libraries' own setting; see
+    :mod:`sklearn_zsfuse.estimators.threads`).
     """
     from .. import __version__
 
     start = time.perf_counter()
+    check_threads(threads, "threads")  # before the encoding, not after it
     classifier = resolve_classifier(classifier, class_weight)
     alms, fms = _model_list(alm, "alm"), _model_list(fm, "fm")
     layers = _layers(layer)
@@ -151,7 +157,7 @@ def evaluate(
     )
     study = run_study(
         feature_set, labels, folds, speakers, classes=classes, grid=grid, development=development,
-        classifier=classifier, dataset=dataset, test=test_mask, log=log,
+        classifier=classifier, dataset=dataset, test=test_mask, log=log, threads=threads,
     )
     study.cross_corpus = cross
     study.config = {
@@ -182,6 +188,7 @@ def evaluate(
         "std": "population standard deviation over test folds (ddof=0); none with a single test fold",
         "device": device,
         "batch_size": batch_size,
+        "threads": threads,
         "seconds": round(time.perf_counter() - start, 1),
         "version": __version__,
     }
