@@ -23,7 +23,9 @@ How a ```bash block is run
   ``tiny-clap-2`` (``seed=1``) and ``tiny-wavlm`` from :mod:`sklearn_zsfuse.testing`;
   beside it ``../shared/data/ravdess`` with 30 real clips (actors 01-06, five emotions,
   RAVDESS's metadata.csv); ``korpus``, a csv corpus whose labels are German words
-  (``wut``, ``freude``, ``trauer``); ``clip.wav``, ``clip1.wav``, ``clip2.flac``. Hub
+  (``wut``, ``freude``, ``trauer``); ``rated``, a csv corpus with numeric columns
+  ``arousal`` and ``val`` on a 1-5 scale (a proxy from each category's place on
+  Russell's circumplex, for these tests only); ``clip.wav``, ``clip1.wav``, ``clip2.flac``. Hub
   ids resolve offline to tiny models with the real ones' layer counts
   (``microsoft/wavlm-large``: 25 hidden states), and ``~`` is a private home.
 * A command that names ``egemaps``, a ``.parquet`` file or ``skops`` is skipped where
@@ -54,6 +56,9 @@ _EXIT = re.compile(r"\(exit (\d+)\)\s*$")
 ACTORS = ("01", "02", "03", "04", "05", "06")
 EMOTIONS = ("neutral", "happy", "sad", "angry", "fearful")
 KORPUS = {"angry": "wut", "happy": "freude", "sad": "trauer"}  # German label spellings of the csv corpus
+# (valence, arousal) of each category on Russell's circumplex, in [-1, 1]: the *proxy* ratings of the
+# ``rated`` corpus (RAVDESS has none), as in tests/test_dimensional_proxy.py; never a corpus annotation.
+CIRCUMPLEX = {"neutral": (0.0, 0.0), "happy": (0.8, 0.5), "sad": (-0.7, -0.4), "angry": (-0.6, 0.7)}
 TIMEOUT = 900
 
 
@@ -166,6 +171,13 @@ def shell_env(tmp_path_factory):
     _copy_ravdess(korpus, german)
     pd.DataFrame({"path": german.path, "label": german.emotion.map(KORPUS), "speaker": "k" + german.actor}).to_csv(
         korpus / "metadata.csv", index=False)
+    rated = work / "rated"
+    picked = meta[meta.actor.isin(("13", "14", "15", "16")) & meta.emotion.isin(CIRCUMPLEX)]
+    picked = picked.groupby(["actor", "emotion"]).head(1)
+    _copy_ravdess(rated, picked)
+    pd.DataFrame({"path": picked.path, "label": picked.emotion, "speaker": "r" + picked.actor,
+                  "arousal": [3 + 2 * CIRCUMPLEX[e][1] for e in picked.emotion],
+                  "val": [3 + 2 * CIRCUMPLEX[e][0] for e in picked.emotion]}).to_csv(rated / "metadata.csv", index=False)
     first = RAVDESS / rows.path.iloc[0]
     audio, rate = sf.read(first)
     sf.write(work / "clip.wav", audio, rate)

@@ -53,6 +53,9 @@ def add_parser(sub):
                     help="the specialist's hidden state: an index, 'all' (their mean), or several to sweep, e.g. "
                     "--layer 0 6 12 all (audio is encoded once for all of them; default: the last layer); it "
                     "applies to the --fm models with layers, one with a single state (egemaps) runs once")
+    ev.add_argument("--specialist-pairs", action="store_true",
+                    help="also evaluate every two --fm models side by side (their embeddings joined) as one more "
+                    "specialist, alone and fused with each ALM, e.g. --fm egemaps ge2e --specialist-pairs")
     ev.add_argument("--test-dataset", choices=sorted(LOADERS), default=None,
                     help="cross-corpus: train on --dataset, test on this corpus (on the classes both have)")
     ev.add_argument("--test-root", type=Path, default=None, help="the test corpus folder, with --test-dataset")
@@ -109,6 +112,7 @@ class Plan:
     quiet: bool
     targets: tuple | None = None  # --target: the dimensions to predict (None: the categorical run)
     threads: int | None = None  # BLAS/OpenMP threads of the fits (None: the package's choice)
+    specialist_pairs: bool = False  # --specialist-pairs: every two specialists also evaluated side by side
 
 
 def check(args) -> Plan:
@@ -120,6 +124,8 @@ def check(args) -> Plan:
         raise UsageError("--alm none and --fm none leave nothing to evaluate.")
     if args.layer is not None and not fms:
         raise UsageError("--layer chooses the specialist's hidden state, but --fm is none.")
+    if args.specialist_pairs and len(fms) < 2:
+        raise UsageError(f"--specialist-pairs joins two specialists, but --fm gives {len(fms)}.")
     for value in args.layer or []:
         if args.layer.count(value) > 1:
             raise UsageError(f"--layer {value} is given twice.")
@@ -162,6 +168,7 @@ def check(args) -> Plan:
         name=args.name, out=args.out or Path("zsfuse-results") / name.replace(" -> ", "_to_"),
         class_weight=args.class_weight, save_model=args.save_model, plots=not args.no_plots, device=args.device,
         batch_size=args.batch_size, estimator_params=estimator_params(args), quiet=args.quiet, threads=args.threads,
+        specialist_pairs=args.specialist_pairs,
         targets=tuple(s.partition("=")[0].strip() for s in args.target) if args.target else None,
     )
 
@@ -256,7 +263,7 @@ def run(plan: Plan) -> int:
         plan.corpus, alm=plan.alms, fm=plan.fms, layer=plan.layers, test_corpus=plan.test_corpus, name=plan.name,
         grid=plan.grid, class_prompts=plan.prompts, classifier=classifier, device=plan.device,
         batch_size=plan.batch_size, verbose=0 if plan.quiet else 1, estimator_params=plan.estimator_params, log=log,
-        threads=plan.threads,
+        threads=plan.threads, specialist_pairs=plan.specialist_pairs,
     )
     written = write_report(evaluation, plan.out, plots=plan.plots)
     print(evaluation.table())

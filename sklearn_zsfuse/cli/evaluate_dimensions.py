@@ -54,7 +54,8 @@ def check_targets(args):
     refused = [(args.save_model, "--save-model", "dimensional systems are not saved yet"),
                (args.test_dataset, "--test-dataset", "cross-corpus tests are categorical only"),
                (args.class_weight, "--class-weight", "classes are not weighed when ratings are predicted"),
-               (args.prompt, "--prompt", "it words classes; the poles of each dimension have built-in words")]
+               (args.prompt, "--prompt", "it words classes; the poles of each dimension have built-in words"),
+               (args.specialist_pairs, "--specialist-pairs", "joined specialists are evaluated on categories only")]
     for given, option, why in refused:
         if given:
             raise UsageError(f"{option} with --target: {why}.")

@@ -15,6 +15,7 @@ from .features import compute_feature_set
 from .grid import Grid
 from .protocol import run_study
 from .results import Study
+from .specialist_pairs import with_specialist_pairs
 
 __all__ = ["evaluate"]
 
@@ -93,6 +94,7 @@ def evaluate(
     estimator_params=None,
     log: Callable[[str], None] | None = None,
     threads=None,
+    specialist_pairs: bool = False,
 ) -> Study:
     """The paper's tables for ``corpus`` (a :class:`~sklearn_zsfuse.datasets.Corpus`).
 
@@ -121,6 +123,9 @@ def evaluate(
     ``threads``: BLAS/OpenMP threads of the selection's fits and predictions, only while
     they run (None: the package's choice, 1; -1: the libraries' own setting; see
     :mod:`sklearn_zsfuse.estimators.threads`).
+    ``specialist_pairs``: also evaluate every two specialists side by side as one
+    more specialist, alone and fused with each ALM (named ``"<fm> & <fm>"``; see
+    :mod:`sklearn_zsfuse.evaluation.specialist_pairs`).
     """
     from .. import __version__
 
@@ -128,6 +133,8 @@ def evaluate(
     check_threads(threads, "threads")  # before the encoding, not after it
     classifier = resolve_classifier(classifier, class_weight)
     alms, fms = _model_list(alm, "alm"), _model_list(fm, "fm")
+    if specialist_pairs and len(fms) < 2:
+        raise ValueError(f"specialist_pairs=True joins two specialists, but fm= gives {len(fms)}.")
     layers = _layers(layer)
     if layers is not None and not fms:
         raise ValueError("layer= chooses the specialist's hidden state, but no specialist (fm) is given.")
@@ -155,6 +162,8 @@ def evaluate(
         single_template=single_template, class_prompts=class_prompts, device=device,
         batch_size=batch_size, verbose=verbose, estimator_params=estimator_params, log=log,
     )
+    if specialist_pairs:
+        feature_set = with_specialist_pairs(feature_set)
     study = run_study(
         feature_set, labels, folds, speakers, classes=classes, grid=grid, development=development,
         classifier=classifier, dataset=dataset, test=test_mask, log=log, threads=threads,
@@ -166,6 +175,7 @@ def evaluate(
         "alms": [str(a) for a in alms],
         "fms": [str(f) for f in fms],
         "layers": layers,
+        "specialist_pairs": bool(specialist_pairs),
         "root": str(corpus.root),
         "test_root": None if test_corpus is None else str(test_corpus.root),
         "n_clips": len(paths),
