@@ -7,33 +7,22 @@ exactly the same choice on the same folds as the estimator does.
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral
 
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.metrics import get_scorer_names
-from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
-from sklearn.utils.metadata_routing import (
-    MetadataRouter,
-    MethodMapping,
-    _routing_enabled,
-    process_routing,
-)
 from sklearn.utils.validation import check_is_fitted
 
 from .fusion import LateFusionClassifier
 from .fusion_input import check_fit_input, check_predict_input
 from .fusion_proba import default_classifier
 from .fusion_selection import METHODS, cv_results, fusion_candidates, select_fusion
+from .inner_cv import inner_splits, splitter_and_model_router
 from .label_checks import warn_unseen_labels
 from .threads import limited_threads
 
 __all__ = ["LateFusionClassifierCV"]
-
-
-def _uses_groups(splitter) -> bool:
-    return splitter.get_metadata_routing().split.requests.get("groups") is True
 
 
 class LateFusionClassifierCV(ClassifierMixin, BaseEstimator):
@@ -153,20 +142,7 @@ class LateFusionClassifierCV(ClassifierMixin, BaseEstimator):
         X, y, sample_weight = data.X, data.y, data.sample_weight
         n_zs, labels = data.n_zero_shot, data.zero_shot_classes
         candidates = fusion_candidates(self.methods, self.weights, self.temperatures, self.normalizations)
-        splitter = check_cv(self.cv, y, classifier=True)
-        if _routing_enabled():
-            split_params = process_routing(self, "fit", groups=groups, sample_weight=sample_weight).splitter.split
-        else:
-            split_params = {"groups": groups}
-        if groups is not None and not _uses_groups(splitter):
-            warnings.warn(
-                f"groups were given but cv={self.cv!r} ({type(splitter).__name__}) does not use them, so clips of "
-                "one group (speaker) can fall on both sides of an inner split. Pass a group-aware splitter, "
-                "e.g. cv=GroupKFold(5) or StratifiedGroupKFold(5).",
-                UserWarning,
-                stacklevel=2,
-            )
-        splits = list(splitter.split(X, y, **split_params))
+        splits = inner_splits(self, X, y, groups, sample_weight, classifier=True)
         self.n_splits_ = len(splits)
         selection = select_fusion(
             X[:, :n_zs], X[:, n_zs:], y, splits, candidates, classifier=self.classifier, space=self.space,
@@ -212,10 +188,4 @@ class LateFusionClassifierCV(ClassifierMixin, BaseEstimator):
 
     def get_metadata_routing(self):
         """``groups`` go to the splitter's ``split``; ``sample_weight`` is used here and by the classifier."""
-        classifier = default_classifier() if self.classifier is None else self.classifier
-        return (
-            MetadataRouter(owner=self)
-            .add_self_request(self)
-            .add(splitter=check_cv(self.cv), method_mapping=MethodMapping().add(caller="fit", callee="split"))
-            .add(classifier=classifier, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
-        )
+        return splitter_and_model_router(self, "classifier", default_classifier() if self.classifier is None else self.classifier)

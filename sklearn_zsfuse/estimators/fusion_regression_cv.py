@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral
 
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.metadata_routing import (
-    MetadataRouter,
-    MethodMapping,
-    _routing_enabled,
-    process_routing,
-)
 from sklearn.utils.validation import check_is_fitted
 
-from .fusion_cv import _uses_groups
 from .fusion_regression import LateFusionRegressor, default_regressor
 from .fusion_regression_selection import REGRESSION_METHODS, regression_fusion_candidates, select_regression_fusion
 from .fusion_selection import cv_results
+from .inner_cv import inner_splits, splitter_and_model_router
 from .regression_input import check_regression_fit_input, check_regression_predict_input
 
 __all__ = ["LateFusionRegressorCV"]
@@ -89,20 +81,7 @@ class LateFusionRegressorCV(RegressorMixin, BaseEstimator):
         data = check_regression_fit_input(self, X, y, sample_weight)
         X, y, sample_weight = data.X, data.y, data.sample_weight
         candidates = regression_fusion_candidates(self.methods, self.weights)
-        splitter = check_cv(self.cv, y, classifier=False)
-        if _routing_enabled():
-            split_params = process_routing(self, "fit", groups=groups, sample_weight=sample_weight).splitter.split
-        else:
-            split_params = {"groups": groups}
-        if groups is not None and not _uses_groups(splitter):
-            warnings.warn(
-                f"groups were given but cv={self.cv!r} ({type(splitter).__name__}) does not use them, so clips of "
-                "one group (speaker) can fall on both sides of an inner split. Pass a group-aware splitter, "
-                "e.g. cv=GroupKFold(5).",
-                UserWarning,
-                stacklevel=2,
-            )
-        splits = list(splitter.split(X, y, **split_params))
+        splits = inner_splits(self, X, y, groups, sample_weight, classifier=False)
         self.n_splits_ = len(splits)
         n = data.n_zero_shot
         selection = select_regression_fusion(X[:, data.column], X[:, n:], y, splits, candidates,
@@ -134,10 +113,4 @@ class LateFusionRegressorCV(RegressorMixin, BaseEstimator):
 
     def get_metadata_routing(self):
         """``groups`` go to the splitter's ``split``; ``sample_weight`` is used here and by the regressor."""
-        regressor = default_regressor() if self.regressor is None else self.regressor
-        return (
-            MetadataRouter(owner=self)
-            .add_self_request(self)
-            .add(splitter=check_cv(self.cv), method_mapping=MethodMapping().add(caller="fit", callee="split"))
-            .add(regressor=regressor, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
-        )
+        return splitter_and_model_router(self, "regressor", default_regressor() if self.regressor is None else self.regressor)
