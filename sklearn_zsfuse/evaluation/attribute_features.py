@@ -20,6 +20,7 @@ from sklearn.base import clone
 from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
 from .features import _names, compute_feature_set
 from .grid import Grid
+from .zero_shot_passes import zero_shot_passes
 
 __all__ = ["AttributeFeatureSet", "AttributeFeatures", "compute_attribute_features"]
 
@@ -109,15 +110,10 @@ def compute_attribute_features(
         fm_out = specialists()
     alm_out = {}
     for alm, (scorer, single) in scorers.items():
-        name = alm_names[alm]
-        log(f"zero-shot {name}: {', '.join(dimensions)}, single prompt, N_a = N_t = 1")
-        ensemble = {}
-        single_scores = np.asarray(single.transform(paths), dtype=np.float64)
-        for n_a, n_t in [(1, 1)] + [c for c in grid.amplifications if c != (1, 1)]:
-            log(f"zero-shot {name}: {', '.join(dimensions)}, prompt ensemble, N_a = {n_a}, N_t = {n_t}")
-            est = clone(scorer).set_params(templates=templates, audio_repeats=n_a, text_repeats=n_t)
-            ensemble[(n_a, n_t)] = np.asarray(est.fit(paths).transform(paths), dtype=np.float64)
-        alm_out[name] = AttributeFeatures(single_scores, ensemble)
+        what = f"{alm_names[alm]}: {', '.join(dimensions)}"
+        single_scores, ensemble = zero_shot_passes(scorer, single, paths, grid, templates, log, what)
+        alm_out[alm_names[alm]] = AttributeFeatures(np.asarray(single_scores, dtype=np.float64),
+                                                    {k: np.asarray(v, dtype=np.float64) for k, v in ensemble.items()})
     if pending is not None:
         fm_out = pending.result()
     fm_dict, fm_layers = fm_out if fm_out is not None else ({}, {})

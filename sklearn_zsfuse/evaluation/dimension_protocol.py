@@ -20,8 +20,8 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.base import clone
 
-from ..estimators.threads import thread_limit
 from ..estimators.fusion_regression import default_regressor
+from ..estimators.threads import thread_limit
 from . import dimension_systems
 from .attribute_features import AttributeFeatureSet
 from .attribute_select import choose_attribute, fit_regression_fusion, on_scale

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..estimators.threads import check_threads
 from ..estimators.fusion_regression import default_regressor
 from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
+from ..estimators.threads import check_threads
 from .attribute_features import compute_attribute_features
 from .dimension_protocol import run_dimensional_study
 from .dimension_results import DimensionalStudy

@@ -18,6 +18,7 @@ from sklearn.base import clone
 
 from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
 from .grid import Grid
+from .zero_shot_passes import zero_shot_passes
 
 __all__ = ["FeatureSet", "Features", "ZeroShotFeatures", "compute_feature_set"]
 
@@ -181,15 +182,7 @@ def compute_feature_set(
     alm_out = {}
     for alm, (scorer, single) in scorers.items():
         name = alm_names[alm]
-        log(f"zero-shot {name}: single prompt, N_a = N_t = 1")
-        zero_shot = single.transform(paths)
-        ensemble = {}
-        configs = [(1, 1)] + [c for c in grid.amplifications if c != (1, 1)]
-        for n_a, n_t in configs:
-            log(f"zero-shot {name}: prompt ensemble, N_a = {n_a}, N_t = {n_t}")
-            est = clone(scorer).set_params(templates=templates, audio_repeats=n_a, text_repeats=n_t)
-            ensemble[(n_a, n_t)] = est.fit(paths).transform(paths)
-        alm_out[name] = ZeroShotFeatures(zero_shot, ensemble)
+        alm_out[name] = ZeroShotFeatures(*zero_shot_passes(scorer, single, paths, grid, templates, log, name))
     if pending is not None:
         fm_out = pending.result()
     return FeatureSet(alms=alm_out, fms=fm_out[0], fm_layers=fm_out[1])

@@ -91,15 +91,16 @@ def fold_scores(y_true, y_pred, folds) -> list[dict]:
     return out
 
 
-def summarize(per_fold: Sequence[dict]) -> dict:
+def summarize(per_fold: Sequence[dict], metrics=None) -> dict:
     """Mean and standard deviation (over folds, ddof=0) of each metric.
 
+    ``metrics``: the names to summarise (default: :data:`METRICS`, UA, WA and F1).
     Returns ``{"ua": mean, "wa": mean, "f1": mean, "ua_std": ..., "wa_std": ..., "f1_std": ...}``.
     """
     if not per_fold:
         raise ValueError("summarize needs at least one fold.")
     out = {}
-    for name in METRICS:
+    for name in METRICS if metrics is None else metrics:
         values = np.asarray([f[name] for f in per_fold], dtype=float)
         out[name] = float(values.mean())
         out[f"{name}_std"] = float(values.std())

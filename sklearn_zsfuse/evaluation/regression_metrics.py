@@ -23,6 +23,8 @@ from types import MappingProxyType
 import numpy as np
 from sklearn.metrics import make_scorer
 
+from .metrics import summarize
+
 __all__ = [
     "REGRESSION_METRICS",
     "concordance_cc",
@@ -142,9 +144,4 @@ def summarize_regression(per_fold: Sequence[dict]) -> dict:
     """
     if not per_fold:
         raise ValueError("summarize_regression needs at least one fold.")
-    out = {}
-    for name in REGRESSION_METRICS:
-        values = np.asarray([f[name] for f in per_fold], dtype=float)
-        out[name] = float(values.mean())
-        out[f"{name}_std"] = float(values.std())
-    return out
+    return summarize(per_fold, REGRESSION_METRICS)
