@@ -58,7 +58,11 @@ def test_a_layer_sweep_writes_one_row_per_layer_and_encodes_audio_once(small_csv
                                                                       monkeypatch, capsys):
     pytest.importorskip("matplotlib")
     from sklearn_zsfuse.encoders.hf_speech import HFSpeechEncoder
+    from sklearn_zsfuse.estimators.embedding import FMEmbedder
 
+    # The model's probe (one synthetic signal, embedded once per process at the first fit) is
+    # not a clip: embedded here first, so the count below is the clips' whatever ran before.
+    FMEmbedder(tiny_wavlm, device="cpu").fit()
     encoded = []
     real = HFSpeechEncoder.encode
 
