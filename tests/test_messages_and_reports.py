@@ -96,3 +96,132 @@ def test_a_class_prompt_warning_is_given_once_per_grid_search_not_once_per_fit(t
         search.fit(X, y)
     told = [w for w in caught if "fearfull-in-a-grid" in str(w.message)]
     assert len(told) == 1, [str(w.message) for w in told]
+
+
+# --- the report (table.md, report.html, the plots) ---------------------------------------------------------
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """{file name: matplotlib Figure} of every plot the report writes."""
+    pytest.importorskip("matplotlib")
+    from pathlib import Path
+
+    from sklearn_zsfuse.reporting import plots
+
+    made, save = {}, plots._save
+
+    def keep(fig, path):
+        made[Path(path).name] = fig
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    return made
+
+
+def _two_by_two_study(**kwargs):
+    from test_evaluation_study import GRID, two_by_two
+
+    from sklearn_zsfuse.evaluation import run_study
+
+    features, labels, folds, speakers = two_by_two()
+    return run_study(features, labels, folds, speakers, grid=GRID, dataset="toy", **kwargs)
+
+
+def _ua(summary) -> str:
+    return f"{100 * summary['ua']:.2f} ± {100 * summary['ua_std']:.2f}"
+
+
+def test_the_summary_grid_has_each_model_alone_and_a_std_in_every_cell(tmp_path):
+    from sklearn_zsfuse.reporting.files import write_report
+    from sklearn_zsfuse.reporting.sections import sections
+
+    study = _two_by_two_study()
+    tables = {title: payload for _, title, kind, payload in sections(study) if kind == "table"}
+    header, rows = tables["Summary: zs_fuse UA (%), ALM x specialist"]
+    zero_shot = "zero_shot+ensemble+amplification"
+    assert header == ["zs_fuse UA (%): ALM \\ specialist", "fm-good", "fm-noise", f"{zero_shot} alone"]
+    assert [r[0] for r in rows] == ["clap-a", "clap-b", "specialist alone"]
+    assert rows[1][1] == _ua(study.pairs[("clap-b", "fm-good")].systems["zs_fuse"].summary)
+    assert rows[0][3] == _ua(study.alm_runs["clap-a"].systems[zero_shot].summary)
+    assert rows[2][2] == _ua(study.fm_runs["fm-noise"].systems["specialist"].summary)
+    write_report(study, tmp_path, plots=False)
+    assert "| specialist alone |" in (tmp_path / "table.md").read_text()
+
+
+def test_every_table_has_its_plots_and_their_titles_name_its_models(tmp_path, figures):
+    from sklearn_zsfuse.reporting.files import write_report
+
+    study = _two_by_two_study()
+    written = write_report(study, tmp_path)
+    pairs = [f"{a} + {f}" for a, f in study.pairs]
+    confusions = {name: fig for name, fig in figures.items() if name.startswith("confusion")}
+    assert len(confusions) == len(pairs) == 4  # was: the first pair's only
+    for pair in pairs:
+        titled = [n for n, fig in confusions.items() if pair in fig.axes[0].get_title()]
+        assert len(titled) == 1, (pair, [f.axes[0].get_title() for f in confusions.values()])
+    weights = [fig.axes[0].get_title() for name, fig in figures.items() if name.startswith("ua_vs_weight")]
+    assert sorted(t.split(": ")[0] for t in weights) == sorted(f"toy, {p}" for p in pairs)
+    page = written["html"].read_text()
+    assert all(f"<h3>{p}</h3>" in page for p in pairs) and page.count("<img ") == len(figures)
+
+
+def test_the_weight_plot_names_the_chosen_weights_in_its_legend_not_over_the_curve(tmp_path, figures):
+    from sklearn_zsfuse.reporting.files import write_report
+
+    write_report(_two_by_two_study(), tmp_path, html=False)
+    ax = figures["ua_vs_weight.png"].axes[0]
+    assert not ax.texts  # was: "chosen ×k" written down the plot, across the curves
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("chosen by inner CV: w = ") for t in legend), legend
+
+
+def test_a_single_test_fold_is_not_called_a_mean_over_folds(tmp_path, figures):
+    from test_evaluation import logits_for, toy
+
+    from sklearn_zsfuse.evaluation import FeatureSet, Features, Grid, run_study
+    from sklearn_zsfuse.reporting.files import write_report
+
+    labels, folds, speakers, emb = toy()
+    zs = logits_for(labels, np.random.default_rng(3).random(len(labels)) < 0.6)
+    study = run_study(FeatureSet.from_features(Features(emb[:, 1:], zs, {(1, 1): zs})), labels, folds, speakers,
+                      grid=Grid(audio_repeats=(1,), text_repeats=(1,)), test=folds == 3, dataset="toy")
+    write_report(study, tmp_path, html=False)
+    title = figures["ua_vs_weight.png"].axes[0].get_title()
+    assert "one test set" in title and "over folds" not in title and "±" not in title, title
+
+
+def test_the_subset_note_is_in_the_run_facts_not_only_in_the_configuration(tmp_path):
+    from sklearn_zsfuse.reporting.files import write_report
+
+    study = _two_by_two_study()
+    study.config["notes"] = ["subset of 12 of 48 clips"]
+    write_report(study, tmp_path, plots=False)
+    assert "- corpus: subset of 12 of 48 clips" in (tmp_path / "table.md").read_text()
+    page = (tmp_path / "report.html").read_text()
+    assert "<li>corpus: subset of 12 of 48 clips</li>" in page.split("<h2>Configuration</h2>")[0]
+
+
+def test_the_layer_plot_has_whole_layer_ticks_and_draws_all_as_a_point_apart(tmp_path, figures):
+    from test_evaluation import logits_for, toy
+
+    from sklearn_zsfuse.evaluation import FeatureSet, Grid, ZeroShotFeatures, run_study
+    from sklearn_zsfuse.reporting.files import write_report
+
+    labels, folds, speakers, emb = toy()
+    rng = np.random.default_rng(7)
+    zs = logits_for(labels, rng.random(len(labels)) < 0.6)
+    layers = (0, 2, 4, "all")
+    fms = {f"w [layer {k}]": emb[:, 1:] + rng.normal(0, 1 + i, emb[:, 1:].shape) for i, k in enumerate(layers)}
+    features = FeatureSet(alms={"clap": ZeroShotFeatures(zs, {(1, 1): zs})}, fms=fms,
+                          fm_layers={name: ("w", k) for name, k in zip(fms, layers)})
+    study = run_study(features, labels, folds, speakers, grid=Grid(audio_repeats=(1,), text_repeats=(1,)),
+                      dataset="toy")
+    write_report(study, tmp_path, html=False)
+    ax = figures["ua_vs_layer.png"].axes[0]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks[:3] == ["0", "2", "4"] and ticks[3].startswith("all") and len(ticks) == 4  # no 0.5, 1.5, ...
+    for line in ax.get_lines():  # each curve over the numbered layers; "all" one marker, not a line across
+        xs = list(line.get_xdata())
+        assert xs == [0, 1, 2] or (len(xs) == 1 and line.get_linestyle() == "None"), (line.get_label(), xs)
+    assert not [line for line in ax.get_lines() if "mean of layers" in line.get_label()]
