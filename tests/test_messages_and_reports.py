@@ -225,3 +225,24 @@ def test_the_layer_plot_has_whole_layer_ticks_and_draws_all_as_a_point_apart(tmp
         xs = list(line.get_xdata())
         assert xs == [0, 1, 2] or (len(xs) == 1 and line.get_linestyle() == "None"), (line.get_label(), xs)
     assert not [line for line in ax.get_lines() if "mean of layers" in line.get_label()]
+
+
+def test_the_readme_use_block_defines_every_name_it_reads():
+    """A reader copies README's "Use" block first: it read paths, labels and speakers it never defined."""
+    import ast
+    import builtins
+
+    from test_docs import REPO, blocks
+
+    readme = REPO / "README.md"
+    use_line = readme.read_text(encoding="utf-8").splitlines().index("## Use") + 1
+    block = next(b for b in blocks(readme) if b.line > use_line and b.lang == "python")
+    tree = ast.parse(block.code)
+    defined = set(dir(builtins))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    assert not read - defined, f"README's Use block ({block.id}) reads names it does not define: {read - defined}"
