@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["has_str", "l2_normalize", "label_array", "softmax"]
+__all__ = ["has_str", "l2_normalize", "label_array", "mean_recall", "softmax"]
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -28,3 +28,18 @@ def label_array(values) -> np.ndarray:
     """Labels as an array: object dtype when any is a string, else numpy's own dtype for them."""
     values = list(values)
     return np.asarray(values, dtype=object) if has_str(values) else np.asarray(values)
+
+
+def mean_recall(y_true, y_pred, sample_weight=None) -> float:
+    """Balanced accuracy (UA): the mean recall over the classes in ``y_true``.
+
+    Exactly scikit-learn's ``balanced_accuracy_score``, without its warning when
+    ``y_pred`` holds a class that ``y_true`` lacks: a validation fold without some
+    class is routine in inner CV, and the score is defined for it.
+    """
+    from sklearn.metrics import confusion_matrix
+
+    counts = confusion_matrix(y_true, y_pred, sample_weight=sample_weight)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_class = np.diag(counts) / counts.sum(axis=1)
+    return float(np.mean(per_class[~np.isnan(per_class)]))

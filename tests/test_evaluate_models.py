@@ -161,6 +161,10 @@ def test_cross_corpus_train_ravdess_test_a_german_csv_corpus(tmp_path_factory, r
     assert cross["train_clips"] == 25 and cross["test_clips"] == 10
     assert "classes kept: angry, happy, neutral, sad" in table and "calm (5 clips)" in table
     assert "ekel (2 clips)" in table
+    # The clips used after the drop, of each corpus's, and the csv corpus named by its folder, not "csv".
+    assert f"train ravdess: 20 of its 25 clips; test {test.name} (csv): 8 of its 10 clips" in table
+    assert f"dropped from {test.name} (csv): ekel (2 clips)" in table and "test csv" not in table
+    assert doc["config"]["fold_scheme"] == f"train on ravdess, test on {test.name} (csv): one test set"
     assert table.startswith("# RAVDESS to Korpus: cross-corpus evaluation")
     for entry in doc["systems"].values():
         assert [f["n"] for f in entry["folds"]] == [8]  # one test set: the 8 shared-class clips of the csv corpus

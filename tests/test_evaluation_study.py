@@ -179,7 +179,6 @@ def test_a_single_test_fold_shows_no_standard_deviation():
     assert entry["ua_std"] is None and entry["wa_std"] is None and entry["f1_std"] is None
 
 
-@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
 def test_a_class_without_test_clips_has_no_recall_and_the_json_stays_strict(tmp_path):
     import json
 

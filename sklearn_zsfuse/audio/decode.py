@@ -212,6 +212,15 @@ def _limit(max_duration: float | None, rate: int) -> int | None:
     return None if max_duration is None else max(1, int(round(max_duration * rate)))
 
 
+def _reason(exc: Exception) -> str:
+    """libsndfile's own words ('Format not recognised'), not 'Error opening 3: ...' (3 is our descriptor)."""
+    import soundfile as sf
+
+    if isinstance(exc, sf.LibsndfileError) and exc.error_string:
+        return exc.error_string.rstrip(".")
+    return str(exc)
+
+
 def _decode_file(clip: Clip, max_duration: float | None = None) -> tuple[np.ndarray, int]:
     with _open(clip) as fh:
         if fh.seek(0, io.SEEK_END) == 0:
@@ -236,7 +245,7 @@ def _decode_file(clip: Clip, max_duration: float | None = None) -> tuple[np.ndar
         wave = np.asarray(wave[start : start + length], dtype=np.float32)
     except Exception:
         raise AudioInputError(
-            f"{clip.describe()}: cannot be decoded as audio ({sf_error}). Check that the "
+            f"{clip.describe()}: cannot be decoded as audio ({_reason(sf_error)}). Check that the "
             "file is a valid wav/flac/ogg/mp3 file."
         ) from None
     _check_file_rate(clip, int(rate))

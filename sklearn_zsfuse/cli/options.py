@@ -11,7 +11,10 @@ COMMANDS = MappingProxyType({"evaluate": evaluate, "predict": predict, "embed": 
 
 
 def build_parser() -> CommandParser:
+    from .. import __version__
+
     parser = CommandParser(prog="zsfuse", description="Zero-shot speech emotion recognition (ZS-Fuse).")
+    parser.add_argument("--version", action="version", version=f"zsfuse {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMANDS.values():
         command = module.add_parser(sub)

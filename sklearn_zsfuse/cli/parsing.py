@@ -35,9 +35,12 @@ _GIVEN = "_zsfuse_given"  # the options seen so far in this parse, kept on the n
 
 
 def one_line(message) -> str:
-    """``message`` on one line: the library's multi-line lists joined with '; '."""
+    """``message`` on one line: the library's multi-line lists joined with '; ' (after a heading's ':', a space)."""
     lines = [line.strip() for line in str(message).splitlines() if line.strip()]
-    return "; ".join(lines)
+    out = ""
+    for line in lines:
+        out += ("" if not out else " " if out.endswith(":") else "; ") + line
+    return out
 
 
 def _seen(namespace, dest: str) -> bool:

@@ -104,6 +104,11 @@ class Corpus:
         return ("category", *self.dimensions)
 
     @property
+    def title(self) -> str:
+        """How a report names the corpus: its loader's name, or for the csv loader (any folder) the folder's."""
+        return f"{Path(str(self.root)).name} (csv)" if self.name == "csv" and self.root else self.name
+
+    @property
     def fold_ids(self) -> np.ndarray:
         return np.unique(self.folds[self.folds >= 0])
 

@@ -118,7 +118,8 @@ def shared_classes(train, test) -> tuple:
 
     Returns ``(train, test, report)``: the two corpora restricted, and
     ``{"kept": [...], "train_dropped": {class: clips}, "test_dropped": {...},
-    "train_clips", "test_clips"}`` (clip counts before restriction).
+    "train_clips", "test_clips"}`` (clip counts before restriction; ``train_kept_clips``,
+    ``test_kept_clips`` after it; ``train_title``, ``test_title``: :attr:`Corpus.title`).
     """
     kept = sorted(set(train.classes.tolist()) & set(test.classes.tolist()), key=str)
     if len(kept) < 2:
@@ -134,4 +135,6 @@ def shared_classes(train, test) -> tuple:
     report = {"kept": [str(c) for c in kept], "train_dropped": dropped(train), "test_dropped": dropped(test),
               "train_clips": len(train), "test_clips": len(test), "train": train.name, "test": test.name}
     restricted = [c.subset(np.isin(c.labels, kept)) for c in (train, test)]
+    report.update(train_kept_clips=len(restricted[0]), test_kept_clips=len(restricted[1]),
+                  train_title=train.title, test_title=test.title)
     return restricted[0], restricted[1], report

@@ -20,6 +20,7 @@ This module's registry is one of the package's few module-level mutable objects
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -56,6 +57,7 @@ class ModelRecord:
         self.encoder = encoder
         self.abilities = abilities
         self._derived: dict[str, object] = {}
+        self._warned: set[str] = set()
         self._lock = threading.Lock()
 
     @property
@@ -71,6 +73,20 @@ class ModelRecord:
                     value.setflags(write=False)
                 self._derived[name] = value
             return self._derived[name]
+
+    def warn_once(self, message: str, category=UserWarning, stacklevel: int = 1) -> None:
+        """``warnings.warn(message, ...)`` the first time this model is told ``message`` in this process.
+
+        A grid search fits many clones with the same prompts; Python's own once-per-place
+        memory does not hold there (scikit-learn's workers enter ``catch_warnings``, which
+        resets it), so without this the same warning prints once per candidate and fold.
+        """
+        with self._lock:
+            if message in self._warned:
+                return
+        warnings.warn(message, category, stacklevel=stacklevel + 1)
+        with self._lock:
+            self._warned.add(message)
 
     def __repr__(self) -> str:
         return f"ModelRecord({self.key!r})"

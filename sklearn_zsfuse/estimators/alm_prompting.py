@@ -66,7 +66,7 @@ class ALMPromptMixin(AudioModelMixin):
         if limit is None:
             return {}
         counts = [record.encoder.count_tokens([prompt for _, _, prompt in rows]) for rows in table]
-        longest = warn_long_prompts(table, counts, limit, self.text_repeats, stacklevel=4)
+        longest = warn_long_prompts(table, counts, limit, self.text_repeats, stacklevel=4, warn=record.warn_once)
         return {"limit": limit, "longest": longest}
 
     def _text_embeddings(self, record):

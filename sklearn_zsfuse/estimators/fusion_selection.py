@@ -13,8 +13,9 @@ from numbers import Real
 import numpy as np
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics import get_scorer
+from sklearn.metrics import get_scorer, make_scorer
 
+from ..arrays import mean_recall
 from ..reporting.progress import progress_bar
 from .fusion import LateFusionClassifier
 from .fusion_proba import fuse_probabilities, zero_shot_probabilities
@@ -109,6 +110,8 @@ class _FixedProbabilities(ClassifierMixin, BaseEstimator):
 
 
 def _scorer(scoring):
+    if scoring == "balanced_accuracy":  # the same score, without a warning for a class a split lacks
+        return make_scorer(mean_recall)
     return get_scorer(scoring) if isinstance(scoring, str) else scoring
 
 

@@ -138,8 +138,12 @@ def _words(key, value) -> tuple[str, ...]:
     return words
 
 
-def warn_same_wording(classes: Sequence, class_prompts: Mapping | None = None, stacklevel: int = 2) -> None:
-    """Two classes with the same word(s) get the same text embedding, so the same score: say so."""
+def warn_same_wording(classes: Sequence, class_prompts: Mapping | None = None, stacklevel: int = 2,
+                      warn=warnings.warn) -> None:
+    """Two classes with the same word(s) get the same text embedding, so the same score: say so.
+
+    ``warn``: :func:`warnings.warn` or a model record's ``warn_once`` (same signature).
+    """
     by_words: dict[frozenset, list] = {}
     for c in classes:
         by_words.setdefault(frozenset(class_words(c, class_prompts)), []).append(c)
@@ -147,7 +151,7 @@ def warn_same_wording(classes: Sequence, class_prompts: Mapping | None = None, s
         if len(same) > 1:
             names = " and ".join(repr(str(c)) for c in same)
             wording = ", ".join(repr(w) for w in sorted(words))
-            warnings.warn(
+            warn(
                 f"classes {names} are given the same wording ({wording}): their text embeddings and "
                 "scores are identical, so the zero-shot scorer cannot tell them apart. Give each "
                 "class its own word(s) in class_prompts.",
@@ -156,7 +160,8 @@ def warn_same_wording(classes: Sequence, class_prompts: Mapping | None = None, s
             )
 
 
-def warn_long_prompts(table, counts, limit: int, text_repeats: int = 1, stacklevel: int = 2) -> dict:
+def warn_long_prompts(table, counts, limit: int, text_repeats: int = 1, stacklevel: int = 2,
+                      warn=warnings.warn) -> dict:
     """Warn once about prompts the text model cuts at ``limit`` tokens, naming each template and its count.
 
     ``table`` is :func:`prompt_table`'s output, ``counts`` the token counts of its prompts
@@ -176,7 +181,7 @@ def warn_long_prompts(table, counts, limit: int, text_repeats: int = 1, stacklev
         f" With text_repeats={text_repeats} each prompt is repeated {text_repeats} times; lower "
         "text_repeats so the repeats fit." if text_repeats > 1 else " Shorten the template(s)."
     )
-    warnings.warn(
+    warn(
         "Prompts longer than the text model reads are cut: the text model reads at most "
         f"{limit} tokens, and {'; '.join(parts)}. Words past the cut do not reach the model "
         f"(if the class word is among them, classes score alike).{cause}",
@@ -255,7 +260,7 @@ def _check_template(template) -> None:
         )
 
 
-def warn_unused_class_prompts(class_prompts, classes, stacklevel: int = 2) -> None:
+def warn_unused_class_prompts(class_prompts, classes, stacklevel: int = 2, warn=warnings.warn) -> None:
     """A wording for a label that is not a class is likely a misspelt key: say so."""
     if not class_prompts:
         return
@@ -263,7 +268,7 @@ def warn_unused_class_prompts(class_prompts, classes, stacklevel: int = 2) -> No
     names = set(labels) | {str(c) for c in labels}
     unused = sorted((k for k in class_prompts if k not in names), key=str)
     if unused:
-        warnings.warn(
+        warn(
             f"class_prompts has wording for {unused}, which are not among the classes "
             f"{labels}; it is not used. Check the spelling of the keys "
             "(classes without an entry use the built-in emotion word, else the label itself).",

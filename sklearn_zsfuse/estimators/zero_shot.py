@@ -239,9 +239,10 @@ class ALMZeroShotScorer(ALMPromptMixin, ClassifierMixin, TransformerMixin, BaseE
         self.prompts_ = build_prompts(
             self.classes_, self.templates, self.class_prompts, self.text_repeats, self.text_separator
         )
-        warn_unused_class_prompts(self.class_prompts, self.classes_, stacklevel=3)
-        warn_same_wording(self.classes_.tolist(), self.class_prompts, stacklevel=3)
         record = self._record()
+        # once per model and process, not once per clone of a grid search
+        warn_unused_class_prompts(self.class_prompts, self.classes_, stacklevel=3, warn=record.warn_once)
+        warn_same_wording(self.classes_.tolist(), self.class_prompts, stacklevel=3, warn=record.warn_once)
         self._check_weights_can_travel(record)  # before anything is saved
         long_prompts = self._warn_long_prompts(record, prompt_table(
             self.classes_, self.templates, self.class_prompts, self.text_repeats, self.text_separator))

@@ -20,11 +20,12 @@ from types import MappingProxyType
 import numpy as np
 from sklearn.metrics import (
     accuracy_score,
-    balanced_accuracy_score,
     confusion_matrix,
     f1_score,
     make_scorer,
 )
+
+from ..arrays import mean_recall
 
 __all__ = [
     "METRICS",
@@ -46,8 +47,11 @@ def weighted_accuracy(y_true, y_pred) -> float:
 
 
 def unweighted_accuracy(y_true, y_pred) -> float:
-    """UA: the mean recall over the classes present in ``y_true`` (balanced accuracy)."""
-    return float(balanced_accuracy_score(y_true, y_pred))
+    """UA: the mean recall over the classes present in ``y_true`` (balanced accuracy).
+
+    No warning when ``y_pred`` holds a class absent from ``y_true`` (routine in a fold).
+    """
+    return mean_recall(y_true, y_pred)
 
 
 def macro_f1(y_true, y_pred) -> float:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .features import Features, FeatureSet
 from .metrics import summarize
-from .systems import SPECIALIST, ZS_FUSE, fusions
+from .systems import AMPLIFIED, SPECIALIST, ZS_FUSE, fusions
 from .tables import markdown_table
 
 __all__ = ["Evaluation", "Study", "SystemResult"]
@@ -214,6 +214,25 @@ class Study:
         cells = self.grid(system)
         rows = [[a, *(f"{100 * cells[a][f]:.2f}" if f in cells[a] else "—" for f in self.fms)] for a in self.alms]
         return [f"{system} UA (%): ALM \\ specialist", *self.fms], rows
+
+    def summary_rows(self, system: str = ZS_FUSE.name) -> tuple[list, list]:
+        """(header, rows) of the report's grid: :meth:`grid_rows` with ± std, and each model alone.
+
+        A last column gives each ALM's zero-shot system alone (the one the fusions
+        fuse), a last row each specialist alone, so a cell reads against both.
+        """
+        if not self.pairs:
+            return [], []
+        n = self.n_folds
+        zero_shot = AMPLIFIED.name
+
+        def cell(run, name):
+            return _cell(run.systems[name].summary, "ua", n) if run is not None and name in run.systems else "—"
+
+        rows = [[a, *(cell(self.pairs.get((a, f)), system) for f in self.fms),
+                 cell(self.alm_runs.get(a), zero_shot)] for a in self.alms]
+        rows.append([f"{SPECIALIST.name} alone", *(cell(self.fm_runs.get(f), SPECIALIST.name) for f in self.fms), ""])
+        return [f"{system} UA (%): ALM \\ specialist", *self.fms, f"{zero_shot} alone"], rows
 
     def layer_sweep(self) -> dict:
         """``{model: [(layer, {specialist: ua, alm: zs_fuse ua, ...}), ...]}`` for specialists run at several layers."""

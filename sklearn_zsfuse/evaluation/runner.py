@@ -181,7 +181,7 @@ def evaluate(
         "n_clips": len(paths),
         "n_speakers": int(len(np.unique(speakers))),
         "folds": [1] if test_mask is not None else [int(k) for k in corpus.fold_ids],
-        "fold_scheme": (f"train on {corpus.name} (all clips), test on {test_corpus.name} (all clips)"
+        "fold_scheme": (f"train on {corpus.title}, test on {test_corpus.title}: one test set"
                         if test_corpus is not None else corpus.fold_scheme),
         "classes": [str(c) for c in classes],
         "notes": list(train.notes) + ([] if test_corpus is None else [f"test corpus: {n}" for n in test_corpus.notes]),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -54,22 +55,53 @@ def write_report(evaluation, out_dir, *, plots: bool = True, html: bool = True) 
     if len(selection) == 1 or not selection:
         selection = study.selection
     _atomic_write_text(written["selection"], json.dumps(selection, indent=2, default=_jsonable) + "\n")
+    groups = {}
     if plots:
         _require_matplotlib()
-        primary = study.primary
-        written["confusion"] = plot_confusion(primary, primary.best_system(), out / PLOTS["confusion"])
-        if primary.selection.get("weight"):
-            written["weight"] = plot_weight_curve(primary, out / PLOTS["weight"])
-        if primary.selection.get("amplification"):
-            written["amplification"] = plot_amplification_heatmap(primary, out / PLOTS["amplification"])
-        if primary.calibration.get("reliability"):
-            written["reliability"] = plot_reliability(primary, out / PLOTS["reliability"])
+        for title, run in _plotted(study):
+            groups[title] = _plot_table(run, title, out, primary=run is study.primary, several=len(study.tables()) > 1)
+            written.update(groups[title])
         if study.layer_sweep():
             written["layers"] = plot_layer_sweep(study, out / PLOTS["layers"])
+            groups["layer sweep"] = {"layers": written["layers"]}
     if html:
         written["html"] = out / "report.html"
-        _atomic_write_text(written["html"], html_document(study, {k: v for k, v in written.items() if k in PLOTS}))
+        _atomic_write_text(written["html"], html_document(study, groups))
     return written
+
+
+def _plotted(study) -> list:
+    """(title, Evaluation) of every table, with the names the tables show."""
+    from .sections import display_names, shorten
+
+    names = display_names(dict.fromkeys([*study.alms, *study.fms]))
+    return [(shorten(title, names), run) for title, run in study.tables()]
+
+
+def _plot_table(run, title: str, out: Path, *, primary: bool, several: bool) -> dict:
+    """The plots of one table: the primary table's under PLOTS' names, the others' with their models in the name.
+
+    Returns ``{kind or file name: path}`` (the first table's keys are PLOTS' kinds).
+    """
+    label = title if several or "+" in title else None
+    tag = "" if primary else "__" + re.sub(r"[^A-Za-z0-9._+-]+", "_", title.replace(" + ", "+"))
+    made = {}
+
+    def path(kind):
+        name = PLOTS[kind]
+        return out / (name if primary else name.replace(".png", f"{tag}.png"))
+
+    def key(kind):
+        return kind if primary else path(kind).name
+
+    made[key("confusion")] = plot_confusion(run, run.best_system(), path("confusion"), label=label)
+    if run.selection.get("weight"):
+        made[key("weight")] = plot_weight_curve(run, path("weight"), label=label)
+    if run.selection.get("amplification"):
+        made[key("amplification")] = plot_amplification_heatmap(run, path("amplification"), label=label)
+    if run.calibration.get("reliability"):
+        made[key("reliability")] = plot_reliability(run, path("reliability"), label=label)
+    return made
 
 
 def _jsonable(value):

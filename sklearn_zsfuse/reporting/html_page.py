@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from types import MappingProxyType
 
+from .plots import PLOTS
 from .sections import report_title, sections
 
 __all__ = ["html_document"]
@@ -60,7 +61,9 @@ _CAPTIONS = MappingProxyType({
 
 def _image(kind: str, path: Path) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    caption = html.escape(_CAPTIONS.get(kind, kind))
+    base = next((k for k, name in PLOTS.items() if kind == k or kind.startswith(name.removesuffix(".png") + "__")),
+                kind)  # a table other than the first: its file name
+    caption = html.escape(_CAPTIONS.get(base, kind))
     return (f'<figure><img alt="{html.escape(kind)}" src="data:image/png;base64,{data}">'
             f"<figcaption>{caption}</figcaption></figure>")
 
@@ -71,8 +74,10 @@ def _compact(value) -> str:
 
 
 def html_document(study, plots: dict, parts=None, title=None) -> str:
-    """The page for ``study`` (a Study), with ``plots`` ({kind: PNG path}) embedded.
+    """The page for ``study`` (a Study), with ``plots`` embedded.
 
+    ``plots``: ``{title: {kind or file name: PNG path}}``, one group per table (its
+    models in the title), or a flat ``{kind: PNG path}``.
     ``parts`` and ``title``: the report's sections and title where they are not a
     categorical Study's (:func:`~.sections.sections`, :func:`~.sections.report_title`).
     """
@@ -91,11 +96,12 @@ def html_document(study, plots: dict, parts=None, title=None) -> str:
             body.append(f'<p class="note">{e(payload)}</p>')
     if plots:
         body.append("<h2>Plots</h2>")
-        first = next(iter(study.pairs), None)
-        if first is not None and len(study.pairs) > 1:
-            body.append(f'<p class="note">Plots of the first pair, {e(" + ".join(first))}; the tables above give '
-                        "every pair.</p>")
-        body.append('<div class="plots">' + "".join(_image(kind, path) for kind, path in plots.items()) + "</div>")
+        groups = plots if all(isinstance(v, dict) for v in plots.values()) else {"": plots}
+        for title, group in groups.items():
+            if title and len(groups) > 1:
+                body.append(f"<h3>{e(title)}</h3>")
+            body.append('<div class="plots">' + "".join(_image(kind, path) for kind, path in group.items())
+                        + "</div>")
     body.append("<h2>Configuration</h2>")
     body.append('<p class="note">The run\'s settings, as in <code>results.json</code> (<code>config</code>).</p>')
     rows = "".join(f"<tr><th>{e(str(key))}</th><td><code>{e(_compact(value))}</code></td></tr>"

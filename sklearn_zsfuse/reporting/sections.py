@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["FOOTNOTE", "as_study", "display_names", "report_title", "sections"]
+__all__ = ["FOOTNOTE", "as_study", "display_names", "report_title", "sections", "shorten"]
 
 FOOTNOTE = ("UA = balanced accuracy (mean per-class recall), WA = accuracy, F1 = macro-F1; mean ± std over the test "
             "folds (no std with a single test set). Per-class recall pools the test clips of all folds. The paired "
@@ -48,7 +48,8 @@ def display_names(names) -> dict:
     return short
 
 
-def _shorten(text: str, names: dict) -> str:
+def shorten(text: str, names: dict) -> str:
+    """``text`` with every model name in it replaced by its display name."""
     for full in sorted(names, key=lambda n: -len(str(n))):
         text = text.replace(str(full), names[full])
     return text
@@ -77,16 +78,19 @@ def sections(study) -> list:
              f"selection: {c.get('selection')}"]
     if study.cross_corpus:
         x = study.cross_corpus
-        facts.append(f"cross-corpus: train {x['train']} ({x['train_clips']} clips), test {x['test']} "
-                     f"({x['test_clips']} clips); classes kept: {', '.join(x['kept'])}")
-        facts.append(f"dropped from {x['train']}: {_dropped(x['train_dropped'])}; dropped from {x['test']}: "
+        train, test = x.get("train_title", x["train"]), x.get("test_title", x["test"])
+        facts.append(f"cross-corpus: train {train}: {_kept(x, 'train')}; test {test}: {_kept(x, 'test')}; "
+                     f"classes kept: {', '.join(x['kept'])}")
+        facts.append(f"dropped from {train}: {_dropped(x['train_dropped'])}; dropped from {test}: "
                      f"{_dropped(x['test_dropped'])}")
+    facts += [f"corpus: {note}" for note in c.get("notes") or []]  # --subset/--limit, what a loader left out
     out.append((2, "Run", "facts", facts))
     if len(study.pairs) > 1:
         from ..evaluation.systems import fusions
 
         for system in fusions():
-            out.append((2, f"Summary: {system.name} UA (%), ALM x specialist", "table", study.grid_rows(system.name)))
+            out.append((2, f"Summary: {system.name} UA (%), ALM x specialist", "table",
+                        study.summary_rows(system.name)))
     for model, header, rows in study.layer_rows():
         out.append((2, f"Layer sweep: {model}", "table", (header, rows)))
     for title, run in study.tables():
@@ -100,7 +104,7 @@ def sections(study) -> list:
 
     def short(value):
         if isinstance(value, str):
-            return _shorten(value, names)
+            return shorten(value, names)
         if isinstance(value, tuple):
             return tuple(short(v) for v in value)
         if isinstance(value, list):
@@ -109,6 +113,12 @@ def sections(study) -> list:
 
     # The run's facts keep the full names; titles and table cells use the short ones.
     return [out[0]] + [(level, short(title), kind, short(payload)) for level, title, kind, payload in out[1:]]
+
+
+def _kept(cross: dict, side: str) -> str:
+    """The clips the evaluation used (those of the kept classes), of the corpus's."""
+    kept, total = cross.get(f"{side}_kept_clips"), cross[f"{side}_clips"]
+    return f"{total} clips" if kept is None else f"{kept} of its {total} clips"
 
 
 def _dropped(counts: dict) -> str:
