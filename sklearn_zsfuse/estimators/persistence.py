@@ -23,6 +23,7 @@ import numpy as np
 
 from ..encoders import model_record
 from ..encoders.base import ModelMismatchError
+from ..encoders.devices import primary_device, replica_records
 from ..encoders.embedded import EmbeddedModel, pack_model, unpack_model
 from ..encoders.model_files import model_paths
 from ..encoders.registry import registered_spec
@@ -82,8 +83,15 @@ class AudioModelMixin:
         return self.model, self.revision
 
     def _record(self):
+        """The model on the (first) device: the one whose outputs a fitted estimator keeps."""
         source, revision = self._source()
-        return model_record(self._kind, source, revision=revision, device=self.device, dtype=self.dtype)
+        return model_record(self._kind, source, revision=revision, device=primary_device(self.device),
+                            dtype=self.dtype)
+
+    def _replicas(self) -> tuple:
+        """The model on each further device of ``device`` (``"cuda:0,cuda:1"``, ``"cuda:all"``)."""
+        source, revision = self._source()
+        return replica_records(self._kind, source, revision=revision, device=self.device, dtype=self.dtype)[1:]
 
     def _settings(self):
         """How the engine runs this estimator's clips: batches, input workers, the caches."""
@@ -98,6 +106,7 @@ class AudioModelMixin:
             max_batch_seconds=self.max_batch_seconds,
             n_workers=self.n_workers,
             verbose=self.verbose,
+            replicas=self._replicas(),
         )
 
     def _check_weights_can_travel(self, record) -> None:
