@@ -109,6 +109,24 @@ class AudioModelMixin:
             replicas=self._replicas(),
         )
 
+    def _adapter(self, record):  # pragma: no cover - each estimator names its adapter
+        """What the engine makes of this estimator's clips on ``record`` (:mod:`sklearn_zsfuse.engine.adapters`)."""
+        raise NotImplementedError
+
+    def _encode_into(self, clips, into, *, memory: bool = True) -> dict:
+        """Every clip of ``clips`` (``prepare_clips``'s) through the engine, each result to ``into(index, value)``.
+
+        Nothing is returned but the run's counts (``encoded``, ``memory``, ``disk``,
+        ``duplicate``); with ``memory=False`` no result is kept in the process's memory
+        tier either (a layer sweep writing its store, a worker filling a shared cache).
+        """
+        from dataclasses import replace
+
+        from ..engine import run
+
+        settings = self._settings() if memory else replace(self._settings(), memory=None)
+        return run(clips, self._adapter(self._record()), settings, into=into)
+
     def _check_weights_can_travel(self, record) -> None:
         """Refuse ``store_weights_in_pickle=True`` at ``fit`` for a model whose files cannot be embedded.
 

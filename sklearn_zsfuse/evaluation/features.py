@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.base import clone
 
+from ..audio import prepare_clips
 from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
+from .feature_store import LayerStore
 from .grid import Grid
 
 __all__ = ["FeatureSet", "Features", "ZeroShotFeatures", "compute_feature_set"]
@@ -45,7 +47,9 @@ class FeatureSet:
 
     ``alms``: ALM name -> :class:`ZeroShotFeatures`; ``fms``: specialist name
     (with its layer when several are evaluated, e.g. ``"wavlm [layer 3]"``) ->
-    ``(n, D)`` embeddings. ``fm_layers`` maps those names to ``(model, layer)``.
+    ``(n, D)`` embeddings (the layers of a sweep are
+    :class:`~.feature_store.StoredLayer`: on disk, read whole where used).
+    ``fm_layers`` maps those names to ``(model, layer)``.
     """
 
     alms: dict = field(default_factory=dict)
@@ -161,10 +165,12 @@ def compute_feature_set(
                 which[name] = (str(fm), embedder.layer)
                 continue
             log(f"specialist {name}: embedding {len(paths)} clips, layers {layers} from one pass")
-            stacked = embedder.layer_embeddings(paths)  # (n, n_layers, D): every layer, one encoding
+            # every layer from one encoding, each clip's layers written to disk as they come
+            store = LayerStore(len(paths), embedder.n_features_out_, layers)
+            embedder._encode_into(prepare_clips(paths, embedder.sampling_rate), store.write, memory=False)
             for layer in layers:
                 key = _layer_name(name, layer, len(layers) > 1)
-                out[key] = stacked.mean(axis=1) if layer == "all" else stacked[:, layer]
+                out[key] = store.layer(layer)  # read when the protocol uses it
                 which[key] = (str(fm), layer)
         return out, which
 
