@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from .common import (
     add_runtime_options,
     add_selection_options,
@@ -124,9 +122,9 @@ def run(plan: Plan) -> int:
         X, names = emb.transform(paths), [str(n) for n in emb.get_feature_names_out()]
     elif plan.fm:  # several layers from one pass: the cache holds every layer's pooled states
         emb = FMEmbedder(plan.fm, **common).fit(paths)
-        layers = emb.layer_embeddings(paths)
+        layers = emb.layer_embeddings(paths, layers=plan.layers)  # only these, written as clips come
         base = [str(n) for n in emb.get_feature_names_out()]
-        X = np.hstack([layers[:, k] for k in plan.layers])
+        X = layers.reshape(len(paths), -1)  # one block of columns per layer
         names = [f"layer{k}_{n}" for k in plan.layers for n in base]
     else:
         scorer = ALMZeroShotScorer(plan.alm, audio_repeats=plan.audio_repeats, **common)
