@@ -24,6 +24,7 @@ from .common import (
 )
 from .errors import UsageError, UserInputError
 from .parsing import Extend, layer, parse_grid, parse_labels, parse_prompts
+from .scheduler import add_scheduler_option, check_scheduler
 
 DEFAULT_ALM = "laion/clap-htsat-unfused"
 DEFAULT_FM = "microsoft/wavlm-large"
@@ -74,6 +75,7 @@ def add_parser(sub):
                     f"{', '.join(s.name for s in systems.TABLE)}")
     add_selection_options(ev)
     add_runtime_options(ev)
+    add_scheduler_option(ev)
     return ev
 
 
@@ -97,6 +99,7 @@ class Plan:
     batch_size: int
     estimator_params: dict
     quiet: bool
+    scheduler: str | None = None  # encode on this dask cluster first
 
 
 def check(args) -> Plan:
@@ -129,6 +132,7 @@ def check(args) -> Plan:
                 "the plots need matplotlib: pip install 'sklearn-zsfuse[plots]', or pass --no-plots.") from None
     check_folder(args.out, "--out")
     check_folder(args.cache_dir, "--cache-dir")
+    scheduler = check_scheduler(args)
     for fm in fms:
         check_fm(fm, "--fm")
         if args.layer is not None:
@@ -141,7 +145,7 @@ def check(args) -> Plan:
         corpus=corpus, test_corpus=test_corpus, alms=alms, fms=fms, layers=args.layer, grid=grid, prompts=prompts,
         name=args.name, out=args.out or Path("zsfuse-results") / name.replace(" -> ", "_to_"),
         class_weight=args.class_weight, save_model=args.save_model, plots=not args.no_plots, device=args.device,
-        batch_size=args.batch_size, estimator_params=estimator_params(args), quiet=args.quiet,
+        batch_size=args.batch_size, estimator_params=estimator_params(args), quiet=args.quiet, scheduler=scheduler,
     )
 
 
@@ -220,7 +224,8 @@ def run(plan: Plan) -> int:
     evaluation = evaluate(
         plan.corpus, alm=plan.alms, fm=plan.fms, layer=plan.layers, test_corpus=plan.test_corpus, name=plan.name,
         grid=plan.grid, class_prompts=plan.prompts, classifier=classifier, device=plan.device,
-        batch_size=plan.batch_size, verbose=0 if plan.quiet else 1, estimator_params=plan.estimator_params, log=log,
+        batch_size=plan.batch_size, verbose=0 if plan.quiet else 1, estimator_params=plan.estimator_params,
+        scheduler=plan.scheduler, log=log,
     )
     written = write_report(evaluation, plan.out, plots=plan.plots)
     print(evaluation.table())

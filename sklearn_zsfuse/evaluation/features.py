@@ -108,6 +108,7 @@ def compute_feature_set(
     verbose=0,
     estimator_params=None,
     concurrent=True,
+    scheduler=None,
     log: Callable[[str], None] | None = None,
 ) -> FeatureSet:
     """Run every ALM and every specialist once over ``paths`` (no labels are used).
@@ -118,6 +119,10 @@ def compute_feature_set(
     "layer" (eGeMAPS) is evaluated once, under its own name. ``estimator_params`` go to the
     estimator(s) that take them (:func:`~sklearn_zsfuse.estimators.pipeline.route_params`). With
     ``concurrent=True`` the specialists run on a second thread while the ALMs encode.
+    ``scheduler`` (a dask scheduler's address or client): every encoding pass runs
+    on that cluster first, shard by shard, into ``estimator_params["cache_dir"]``
+    (:func:`~sklearn_zsfuse.estimators.cluster.encode_on_cluster`); this process
+    then reads the results from there.
     """
     from ..estimators.embedding import FMEmbedder
     from ..estimators.pipeline import route_params
@@ -154,6 +159,15 @@ def compute_feature_set(
         scorer = ALMZeroShotScorer(alm, classes=list(classes), class_prompts=class_prompts, **common, **alm_params)
         single = clone(scorer).set_params(templates=single_template).fit(paths)
         scorers[alm] = (scorer, single)
+    configs = [(1, 1)] + [c for c in grid.amplifications if c != (1, 1)]
+    if scheduler is not None:
+        from ..estimators.cluster import encode_on_cluster
+
+        # one pass per specialist and per N_a (templates and N_t change no audio embedding)
+        repeats = sorted({c[0] for c in configs})
+        passes = list(embedders.values()) + [clone(scorer).set_params(audio_repeats=n_a)
+                                             for scorer, _ in scorers.values() for n_a in repeats]
+        encode_on_cluster(passes, paths, scheduler, verbose=verbose, log=log)
 
     def embed_all() -> tuple[dict, dict]:
         out, which = {}, {}
@@ -190,7 +204,6 @@ def compute_feature_set(
         log(f"zero-shot {name}: single prompt, N_a = N_t = 1")
         zero_shot = single.transform(paths)
         ensemble = {}
-        configs = [(1, 1)] + [c for c in grid.amplifications if c != (1, 1)]
         for n_a, n_t in configs:
             log(f"zero-shot {name}: prompt ensemble, N_a = {n_a}, N_t = {n_t}")
             est = clone(scorer).set_params(templates=templates, audio_repeats=n_a, text_repeats=n_t)

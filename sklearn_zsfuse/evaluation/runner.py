@@ -90,6 +90,7 @@ def evaluate(
     batch_size=8,
     verbose=0,
     estimator_params=None,
+    scheduler=None,
     log: Callable[[str], None] | None = None,
 ) -> Study:
     """The paper's tables for ``corpus`` (a :class:`~sklearn_zsfuse.datasets.Corpus`).
@@ -116,6 +117,8 @@ def evaluate(
     ``classifier``, not both.
     ``estimator_params`` go to the estimator(s) that take them
     (``{"cache_dir": ...}`` to both, ``{"max_duration": 30}`` to both, ...).
+    ``scheduler``: encode on the dask cluster at this address (or client) first,
+    into ``estimator_params["cache_dir"]`` (see :func:`compute_feature_set`).
     """
     from .. import __version__
 
@@ -147,7 +150,7 @@ def evaluate(
     feature_set = compute_feature_set(
         paths, classes, alms=alms, fms=fms, layers=layers, grid=grid, templates=templates,
         single_template=single_template, class_prompts=class_prompts, device=device,
-        batch_size=batch_size, verbose=verbose, estimator_params=estimator_params, log=log,
+        batch_size=batch_size, verbose=verbose, estimator_params=estimator_params, scheduler=scheduler, log=log,
     )
     study = run_study(
         feature_set, labels, folds, speakers, classes=classes, grid=grid, development=development,
