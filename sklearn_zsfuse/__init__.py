@@ -13,12 +13,15 @@ __version__ = "0.1.0"
 # Names load their module on first use, so that the ``zsfuse`` command can check its
 # arguments and answer a mistake before scikit-learn and the estimators are imported.
 _EXPORTS = MappingProxyType({
+    "ALMAttributeScorer": ".estimators.attributes",
     "ALMZeroShotScorer": ".estimators.zero_shot",
     "AudioInputError": ".audio",
     "DEFAULT_TEMPLATES": ".estimators.prompts",
     "FMEmbedder": ".estimators.embedding",
     "LateFusionClassifier": ".estimators.fusion",
     "LateFusionClassifierCV": ".estimators.fusion_cv",
+    "LateFusionRegressor": ".estimators.fusion_regression",
+    "LateFusionRegressorCV": ".estimators.fusion_regression_cv",
     "MissingExtraError": ".encoders",
     "ModelLoadError": ".encoders",
     "ModelMismatchError": ".encoders",
@@ -54,12 +57,15 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [
+    "ALMAttributeScorer",
     "ALMZeroShotScorer",
     "AudioInputError",
     "DEFAULT_TEMPLATES",
     "FMEmbedder",
     "LateFusionClassifier",
     "LateFusionClassifierCV",
+    "LateFusionRegressor",
+    "LateFusionRegressorCV",
     "MissingExtraError",
     "ModelLoadError",
     "ModelMismatchError",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["make_tiny_clap", "make_tiny_text_model", "make_tiny_wavlm", "TOKENIZER_CORPUS"]
+__all__ = ["make_random_ge2e", "make_tiny_clap", "make_tiny_text_model", "make_tiny_wavlm", "TOKENIZER_CORPUS"]
 
 TOKENIZER_CORPUS = (
     "this person is feeling angry",
@@ -126,11 +126,37 @@ def make_tiny_clap(
     return path
 
 
-def make_tiny_wavlm(path: str | os.PathLike, *, seed: int = 0, hidden_size: int = 32) -> Path:
+def make_random_ge2e(path: str | os.PathLike, *, seed: int = 0) -> Path:
+    """Save a GE2E speaker encoder with random weights, in Resemblyzer's format, to the file ``path``.
+
+    The real architecture (40 mel bands, 3 LSTM layers of 256, a 256-d projection; 5.7 MB)
+    with PyTorch's default initialisation, for ``GE2E(checkpoint=path)`` where the
+    Resemblyzer wheel is not installed.
+    """
+    import torch
+
+    from .encoders.ge2e import HIDDEN, N_LSTM, N_MELS
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        lstm = torch.nn.LSTM(N_MELS, HIDDEN, N_LSTM, batch_first=True)
+        linear = torch.nn.Linear(HIDDEN, HIDDEN)
+    state = {f"lstm.{k}": v for k, v in lstm.state_dict().items()}
+    state.update({f"linear.{k}": v for k, v in linear.state_dict().items()})
+    torch.save({"step": 0, "model_state": state}, path)
+    return path
+
+
+def make_tiny_wavlm(
+    path: str | os.PathLike, *, seed: int = 0, hidden_size: int = 32, num_hidden_layers: int = 2
+) -> Path:
     """Save a tiny random WavLM (conv feature encoder + transformer) to ``path``.
 
     Layer-norm feature extraction and an attention-mask-aware feature extractor,
     as in WavLM-Large, so padded batches give the same per-clip results.
+    ``num_hidden_layers=24`` has WavLM-Large's layers (25 hidden states), still tiny.
     """
     import torch
     from transformers import Wav2Vec2FeatureExtractor, WavLMConfig, WavLMModel
@@ -139,7 +165,7 @@ def make_tiny_wavlm(path: str | os.PathLike, *, seed: int = 0, hidden_size: int 
     path.mkdir(parents=True, exist_ok=True)
     config = WavLMConfig(
         hidden_size=hidden_size,
-        num_hidden_layers=2,
+        num_hidden_layers=num_hidden_layers,
         num_attention_heads=2,
         intermediate_size=64,
         conv_dim=(16, 16, 16, 16, 16, 16, 16),

@@ -108,3 +108,11 @@ def speech_files(tmp_path_factory):
     long = tmp_path_factory.mktemp("long") / "long.wav"
     sf.write(long, np.concatenate(waves * 2)[: 16000 * 13], 16000, subtype="FLOAT")
     return paths + [str(long)]
+
+
+@pytest.fixture(scope="session")
+def random_ge2e(tmp_path_factory):
+    """A GE2E checkpoint in Resemblyzer's format with random weights (no wheel needed)."""
+    from sklearn_zsfuse.testing import make_random_ge2e
+
+    return str(make_random_ge2e(tmp_path_factory.mktemp("ge2e") / "random_ge2e.pt"))

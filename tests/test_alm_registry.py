@@ -297,9 +297,10 @@ def test_clsp_offline_without_files_says_what_to_pass(monkeypatch):
         get_alm_encoder("yfyeung/CLSP", device="cpu")
 
 
-def test_hf_clap_and_speech_models_from_directories_open_no_socket(tiny_clap, tiny_wavlm, sine_clips, monkeypatch):
+def test_hf_clap_and_speech_models_from_directories_open_no_socket(tiny_clap, tiny_wavlm, random_ge2e, sine_clips, monkeypatch):
     from sklearn_zsfuse import FMEmbedder
-    from sklearn_zsfuse.encoders import clear_models
+    from sklearn_zsfuse.encoders import GE2E, clear_models
+    from sklearn_zsfuse.encoders.registry import resolve_fm
 
     waves, sr = sine_clips
     clear_models()  # load anew, under the refusal
@@ -311,6 +312,10 @@ def test_hf_clap_and_speech_models_from_directories_open_no_socket(tiny_clap, ti
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     ALMZeroShotScorer(tiny_clap, sampling_rate=sr, device="cpu").fit(waves, ["a", "b", "a"]).transform(waves)
     FMEmbedder(tiny_wavlm, sampling_rate=sr, device="cpu").fit(waves).transform(waves)
+    # GE2E: a checkpoint file, and (where the Resemblyzer wheel and webrtcvad are installed) its real weights.
+    FMEmbedder(GE2E(checkpoint=random_ge2e, vad=False), sampling_rate=sr, device="cpu").fit(waves).transform(waves)
+    if not resolve_fm("ge2e").missing():
+        FMEmbedder("ge2e:stats", sampling_rate=sr, device="cpu").fit(waves).transform(waves)
 
 
 # --------------------------------------------------------------------------------------

@@ -346,3 +346,20 @@ def test_an_explicit_device_that_is_absent_is_a_mistake_not_a_slow_run(tiny_wavl
     assert "device='cuda' was asked for, but CUDA is not available" in err[0]
     assert not out.exists()
     assert main(["embed", "--fm", tiny_wavlm, str(some_clip), "--out", str(out), "--device", "auto", "-q"]) == 0
+
+
+def test_a_layer_the_loaded_model_lacks_is_the_users_mistake(tmp_path, capsys, some_clip):
+    # Where the layer count is not known before loading (a registered model that does not
+    # declare it, a hub id not cached yet), the embedder finds out at fit: still exit 2.
+    from test_alm_registry import ToySpecialist
+
+    from sklearn_zsfuse.encoders import register_fm, unregister_fm
+
+    register_fm("toy-fm-undeclared", lambda ref, **kw: ToySpecialist(ref))
+    try:
+        rc = main(["embed", "--fm", "toy-fm-undeclared", str(some_clip), "--layer", "7", "--out",
+                   str(tmp_path / "x.npy"), "-q"])
+    finally:
+        unregister_fm("toy-fm-undeclared")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "layer=7 is out of range" in err[0], err

@@ -115,3 +115,46 @@ def test_msp_podcast_file_names_stay_in_the_audio_folder(tmp_path):
     )
     with pytest.raises(CorpusError, match=r"(?s)msp_podcast: 1 labelled file name.*outside the corpus root.*'../../x.wav'"):
         load_corpus("msp_podcast", tmp_path)
+
+
+def _shared_disk(tmp_path, n=4):
+    """A csv corpus whose metadata lists absolute paths on another disk (common on shared machines)."""
+    root, disk = tmp_path / "corpus", tmp_path / "shared-disk"
+    rows = []
+    for i in range(n):
+        target = wav(disk / f"clip{i}.wav")
+        rows.append(f"{target},{'happy' if i % 2 else 'sad'},s{i % 2}")
+    root.mkdir()
+    (root / "metadata.csv").write_text("path,label,speaker\n" + "\n".join(rows) + "\n")
+    return root
+
+
+def test_the_confinement_message_names_the_command_line_switch(tmp_path, tiny_wavlm, capsys):
+    """Issue 18: the message told a CLI user to call load_corpus(..., allow_outside_root=True)."""
+    from sklearn_zsfuse.cli import main
+
+    root = _shared_disk(tmp_path)
+    rc = main(["embed", "--fm", tiny_wavlm, "--dataset", "csv", "--root", str(root), "--out", str(tmp_path / "x.npy")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--allow-outside-root" in err and "allow_outside_root=True" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_allow_outside_root_reads_a_corpus_of_absolute_paths(tmp_path, tiny_wavlm, capsys):
+    from sklearn_zsfuse.cli import main
+
+    root = _shared_disk(tmp_path)
+    out = tmp_path / "x.npy"
+    rc = main(["embed", "--fm", tiny_wavlm, "--dataset", "csv", "--root", str(root), "--allow-outside-root",
+               "--out", str(out), "-q"])
+    assert rc == 0, capsys.readouterr().err
+    assert np.load(out).shape[0] == 4
+
+
+def test_evaluate_takes_allow_outside_root_for_both_corpora():
+    from sklearn_zsfuse.cli import build_parser
+
+    args = build_parser().parse_args(["evaluate", "--dataset", "csv", "--root", "r", "--allow-outside-root"])
+    assert args.allow_outside_root is True
+    args = build_parser().parse_args(["evaluate", "--dataset", "csv", "--root", "r"])
+    assert args.allow_outside_root is False

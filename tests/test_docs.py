@@ -26,8 +26,10 @@ How a documentation block is run
   takes minutes, ``<!-- docs-test: slow (90 candidates x 30 folds) -->`` (run with
   ``-m slow``); one that shows an optional extra names the modules it needs,
   ``<!-- docs-test: needs (opensmile pyarrow) -->``, and is skipped where one is missing
-  (the backends environment has neither). Later blocks must not depend on names a
-  skipped, slow or needs block defines.
+  (the backends environment has neither); one that needs a CUDA device says
+  ``<!-- docs-test: gpu (needs a CUDA device) -->`` (marked ``gpu``, skipped without one).
+  Later blocks must not depend on names a skipped, slow, needs or gpu block defines.
+* ```bash blocks run too, command by command: ``tests/test_docs_shell.py``.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ DOC_FILES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 # A fence: optional indent (blocks inside list items), ``` and the language word.
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[^\s`]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.S | re.M)
-_MARK = re.compile(r"<!--\s*docs-test:\s*(?P<kind>skip|slow|needs)\s*(?:\((?P<reason>[^)]*)\))?\s*-->\s*$")
+_MARK = re.compile(r"<!--\s*docs-test:\s*(?P<kind>skip|slow|needs|gpu)\s*(?:\((?P<reason>[^)]*)\))?\s*-->\s*$")
 
 NAMESPACE_DOC = """Names every documentation session starts with (see the module docstring)."""
 # Hub id -> builder of the tiny local model that stands for it here.
@@ -190,6 +192,8 @@ def _param(block: Block):
         marks.append(pytest.mark.skip(reason=block.reason))
     elif block.mark == "slow":
         marks.append(pytest.mark.slow)
+    elif block.mark == "gpu":
+        marks.append(pytest.mark.gpu)
     return pytest.param(block, id=block.id, marks=marks)
 
 

@@ -90,6 +90,29 @@ def test_a_layer_sweep_writes_one_row_per_layer_and_encodes_audio_once(small_csv
     assert not np.allclose(emb[:, 0], emb[:, 2])
 
 
+def test_a_layer_sweep_runs_beside_a_layerless_specialist(small_csv, tiny_clap, tiny_wavlm, tmp_path):
+    """Issue 18: README's sweep with --fm egemaps tiny-wavlm exited 2 ("--layer 1 is out of range for 'egemaps'").
+
+    --layer applies to the models with layers; eGeMAPS runs once, at its only one.
+    """
+    pytest.importorskip("opensmile")
+    doc, table = _run(["evaluate", "--dataset", "csv", "--root", str(small_csv), "--alm", tiny_clap, "--fm",
+                       "egemaps", tiny_wavlm, "--layer", "0", "2", "all", "--grid", "na=1", "nt=1", "w=0,1",
+                       "--no-plots"], tmp_path)
+    assert doc["fms"] == ["egemaps"] + [f"{tiny_wavlm} [layer {k}]" for k in (0, 2, "all")]
+    assert [r["layer"] for r in doc["layers"][tiny_wavlm]] == [0, 2, "all"]
+    assert "egemaps" not in doc["layers"]
+
+
+def test_a_layer_sweep_of_layerless_specialists_alone_is_refused(small_csv, tmp_path, capsys):
+    pytest.importorskip("opensmile")
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", "--dataset", "csv", "--root", str(small_csv), "--alm", "none", "--fm", "egemaps",
+              "--layer", "0", "1", "--out", str(tmp_path), "-q"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--layer applies to no --fm model: 'egemaps' has a single hidden state" in err
+
+
 def test_estimator_params_go_only_to_the_estimator_that_takes_them(small_csv, tiny_clap, tiny_wavlm):
     from sklearn_zsfuse.datasets import load_corpus
     from sklearn_zsfuse.estimators.embedding import FMEmbedder

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UsageError
-from .parsing import Extend, device, positive_int, subset
+from .parsing import Extend, device, positive_int, subset, threads
 
 
 def model_arg(value: str):
@@ -73,6 +73,12 @@ def add_runtime_options(p):
     add_common_options(p)
 
 
+def add_threads_option(p, what: str):
+    p.add_argument("--threads", type=threads, default=None, metavar="N",
+                   help=f"BLAS/OpenMP threads of {what} (default: 1, the fastest for these small fits and "
+                   "far faster than more on a busy machine; -1: the libraries' own setting, one per core)")
+
+
 def add_selection_options(p):
     p.add_argument("--subset", type=subset, action=Extend, metavar="KEY=V1,V2",
                    help="only the clips whose speaker, label or fold is one of the values, e.g. "
@@ -80,6 +86,9 @@ def add_selection_options(p):
     p.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="at most N clips, taken in turn from every (speaker, label) group so that "
                    "speakers, classes and folds stay represented (after --subset)")
+    p.add_argument("--allow-outside-root", action="store_true",
+                   help="read clips whose paths in the corpus's metadata lead outside --root (absolute paths on "
+                   "a shared disk); by default they are refused, as metadata may come from someone else")
 
 
 def announce_passes(passes: int) -> None:
@@ -96,11 +105,11 @@ def check_folder(path, option) -> None:
         raise UsageError(f"{option} {str(path)!r} is a file, not a folder.")
 
 
-def load_selected(dataset: str, root, subsets, limit):
-    """The corpus ``dataset`` at ``root``, narrowed by --subset and --limit (via Corpus.subset)."""
+def load_selected(dataset: str, root, subsets, limit, **options):
+    """The corpus ``dataset`` at ``root`` (``options``: the loader's), narrowed by --subset and --limit."""
     from ..datasets import CorpusError, load_corpus
 
-    corpus = load_corpus(dataset, root)
+    corpus = load_corpus(dataset, root, **options)
     keep = np.ones(len(corpus), dtype=bool)
     for key, values in subsets or []:
         column = {"speaker": corpus.speakers, "label": corpus.labels, "fold": corpus.folds}[key]

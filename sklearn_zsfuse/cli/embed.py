@@ -82,8 +82,9 @@ def check(args) -> Plan:
         if args.files or args.root is None:
             raise UsageError("--dataset takes --root and no file arguments.")
     elif args.files:
-        if args.subset or args.limit is not None or args.root is not None:
-            raise UsageError("--root, --subset and --limit go with --dataset, not with audio files.")
+        if args.subset or args.limit is not None or args.root is not None or args.allow_outside_root:
+            raise UsageError("--root, --subset, --limit and --allow-outside-root go with --dataset, not with audio "
+                             "files.")
     else:
         raise UsageError("give audio files, or --dataset and --root.")
     check_folder(args.cache_dir, "--cache-dir")
@@ -104,7 +105,7 @@ def check(args) -> Plan:
         check_alm(args.alm, "--alm")
     columns = {}
     if args.dataset:
-        corpus = load_selected(args.dataset, args.root, args.subset, args.limit)
+        corpus = load_selected(args.dataset, args.root, args.subset, args.limit, allow_outside_root=args.allow_outside_root)
         paths = list(corpus.paths)
         columns = {"label": corpus.labels, "speaker": corpus.speakers, "fold": corpus.folds}
     else:

@@ -32,6 +32,7 @@ def user_errors() -> tuple[type, ...]:
     from ..datasets import CorpusError
     from ..encoders import DeviceError, MissingExtraError, ModelLoadError, ModelMismatchError
     from ..encoders.checkpoint import UnsafeCheckpointError
+    from ..estimators.params import ParameterError
 
     return (UserInputError, AudioInputError, CorpusError, ModelLoadError, ModelMismatchError, MissingExtraError,
-            UnsafeCheckpointError, DeviceError, OSError)
+            UnsafeCheckpointError, DeviceError, ParameterError, OSError)

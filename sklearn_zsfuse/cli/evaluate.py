@@ -13,6 +13,7 @@ from pathlib import Path
 from .common import (
     add_runtime_options,
     add_selection_options,
+    add_threads_option,
     announce_passes,
     check_corpus,
     check_folder,
@@ -51,7 +52,8 @@ def add_parser(sub):
                     help=f"speech model hub id(s) or directories, 'egemaps' (openSMILE), or none (default: {DEFAULT_FM})")
     ev.add_argument("--layer", nargs="+", type=layer, default=None, metavar="LAYER",
                     help="the specialist's hidden state: an index, 'all' (their mean), or several to sweep, e.g. "
-                    "--layer 0 6 12 all (audio is encoded once for all of them; default: the last layer)")
+                    "--layer 0 6 12 all (audio is encoded once for all of them; default: the last layer); it "
+                    "applies to the --fm models with layers, one with a single state (egemaps) runs once")
     ev.add_argument("--test-dataset", choices=sorted(LOADERS), default=None,
                     help="cross-corpus: train on --dataset, test on this corpus (on the classes both have)")
     ev.add_argument("--test-root", type=Path, default=None, help="the test corpus folder, with --test-dataset")
@@ -73,7 +75,15 @@ def add_parser(sub):
                     help="also fit SYSTEM (default: the best by UA) on all clips, hyper-parameters chosen by CV "
                     "over all folds, and save it to OUT/model.joblib for `zsfuse predict`; SYSTEM is one of "
                     f"{', '.join(s.name for s in systems.TABLE)}")
+    ev.add_argument("--target", action=Extend, nargs="+", default=None, metavar="DIMENSION[=COLUMN]",
+                    help="predict dimensional ratings instead of categories, e.g. --target arousal valence dominance "
+                    "(msp_podcast, iemocap; for a csv corpus, numeric columns of metadata.csv: NAME or NAME=COLUMN): "
+                    "the same tables by CCC, Pearson r and MAE")
+    ev.add_argument("--scale", action=Extend, nargs="+", default=None, metavar="DIMENSION=LOW,HIGH",
+                    help="with --target on a csv corpus: the scale a dimension was rated on, e.g. --scale "
+                    "arousal=1,7 (default: the range its ratings span)")
     add_selection_options(ev)
+    add_threads_option(ev, "the classifiers' fits and predictions (selection, final fits)")
     add_runtime_options(ev)
     add_scheduler_option(ev)
     return ev
@@ -100,6 +110,8 @@ class Plan:
     estimator_params: dict
     quiet: bool
     scheduler: str | None = None  # encode on this dask cluster first
+    targets: tuple | None = None  # --target: the dimensions to predict (None: the categorical run)
+    threads: int | None = None  # BLAS/OpenMP threads of the fits (None: the package's choice)
 
 
 def check(args) -> Plan:
@@ -135,17 +147,26 @@ def check(args) -> Plan:
     scheduler = check_scheduler(args)
     for fm in fms:
         check_fm(fm, "--fm")
-        if args.layer is not None:
-            _check_layers(fm, args.layer)
+    if args.layer is not None:
+        _check_layers(fms, args.layer)
     for alm in alms:
         check_alm(alm, "--alm")
-    corpus, test_corpus = _corpora(args, labels)
+    if args.scale and not args.target:
+        raise UsageError("--scale goes with --target (the scale of a dimension it names).")
+    if args.target:
+        from .evaluate_dimensions import check_targets
+
+        corpus, test_corpus = check_targets(args), None
+        corpus = _relabel([corpus], labels)[0] if labels else corpus
+    else:
+        corpus, test_corpus = _corpora(args, labels)
     name = args.name or (corpus.name if test_corpus is None else f"{corpus.name} -> {test_corpus.name}")
     return Plan(
         corpus=corpus, test_corpus=test_corpus, alms=alms, fms=fms, layers=args.layer, grid=grid, prompts=prompts,
         name=args.name, out=args.out or Path("zsfuse-results") / name.replace(" -> ", "_to_"),
         class_weight=args.class_weight, save_model=args.save_model, plots=not args.no_plots, device=args.device,
-        batch_size=args.batch_size, estimator_params=estimator_params(args), quiet=args.quiet, scheduler=scheduler,
+        batch_size=args.batch_size, estimator_params=estimator_params(args), quiet=args.quiet, threads=args.threads,
+        targets=tuple(s.partition("=")[0].strip() for s in args.target) if args.target else None, scheduler=scheduler,
     )
 
 
@@ -167,21 +188,31 @@ def _check_system(name: str, has_alm: bool, has_fm: bool) -> None:
         raise UsageError(f"--save-model {name!r}: {system.not_deployable}")
 
 
-def _check_layers(fm, layers) -> None:
+def _check_layers(fms, layers) -> None:
+    """``--layer`` applies to the specialists with layers; one with a single hidden state runs at it."""
     from ..encoders.checks import check_fm_layers
+    from ..encoders.registry import resolve_fm
 
-    try:
-        check_fm_layers(fm, layers, "--layer")
-    except ValueError as exc:  # its one refusal: a layer the model's configuration does not have
-        raise UserInputError(str(exc)) from None
+    layerless = [fm for fm in fms if resolve_fm(fm).layer_count() == 1]
+    if len(layerless) == len(fms):
+        raise UsageError(f"--layer applies to no --fm model: {str(layerless[0])!r} has a single hidden state "
+                         "(eGeMAPS functionals); leave --layer out.")
+    for fm in fms:
+        if fm in layerless:
+            continue
+        try:
+            check_fm_layers(fm, layers, "--layer")
+        except ValueError as exc:  # its one refusal: a layer the model's configuration does not have
+            raise UserInputError(str(exc)) from None
 
 
 def _corpora(args, labels: dict) -> tuple:
     """The training corpus (selected) and the test corpus, each with the --label spellings it has mapped."""
     from ..datasets import load_corpus
 
-    corpus = load_selected(args.dataset, args.root, args.subset, args.limit)
-    test_corpus = None if args.test_dataset is None else load_corpus(args.test_dataset, args.test_root)
+    corpus = load_selected(args.dataset, args.root, args.subset, args.limit, allow_outside_root=args.allow_outside_root)
+    test_corpus = None if args.test_dataset is None else load_corpus(
+        args.test_dataset, args.test_root, allow_outside_root=args.allow_outside_root)
     if labels:
         corpus, test_corpus = (_relabel([corpus, test_corpus], labels) if test_corpus is not None
                                else (_relabel([corpus], labels)[0], None))
@@ -209,6 +240,10 @@ def _relabel(corpora, mapping) -> list:
 
 
 def run(plan: Plan) -> int:
+    if plan.targets:
+        from .evaluate_dimensions import run_dimensions
+
+        return run_dimensions(plan)
     from ..evaluation import evaluate
     from ..evaluation.runner import resolve_classifier
     from ..reporting.files import write_report
@@ -224,8 +259,8 @@ def run(plan: Plan) -> int:
     evaluation = evaluate(
         plan.corpus, alm=plan.alms, fm=plan.fms, layer=plan.layers, test_corpus=plan.test_corpus, name=plan.name,
         grid=plan.grid, class_prompts=plan.prompts, classifier=classifier, device=plan.device,
-        batch_size=plan.batch_size, verbose=0 if plan.quiet else 1, estimator_params=plan.estimator_params,
-        scheduler=plan.scheduler, log=log,
+        batch_size=plan.batch_size, verbose=0 if plan.quiet else 1, estimator_params=plan.estimator_params, log=log,
+        threads=plan.threads, scheduler=plan.scheduler,
     )
     written = write_report(evaluation, plan.out, plots=plan.plots)
     print(evaluation.table())
@@ -241,17 +276,24 @@ def _save_model(plan: Plan, evaluation, classifier, log) -> None:
     """Fit the chosen system on all clips, its settings chosen by CV over all folds, and save it."""
     from ..estimators.persistence import save_model
     from ..evaluation import final_model, select_final
+    from ..reporting.progress import phase
 
     corpus = plan.corpus
     system = evaluation.best_system() if plan.save_model == BEST else plan.save_model
+    progress = phase("final fit", 2, unit="step")
+    progress.describe(f"{system}: its settings by inner CV on all {len(corpus)} clips")
     params = select_final(evaluation.features, corpus.labels, corpus.folds, corpus.speakers, classes=corpus.classes,
-                          grid=plan.grid, development=corpus.development, system=system)
+                          grid=plan.grid, development=corpus.development, system=system, threads=plan.threads)
     model = final_model(system, params, alm=plan.alms[0] if plan.alms else None,
                         fm=plan.fms[0] if plan.fms else None,
                         layer=None if plan.layers is None else plan.layers[0], classes=corpus.classes,
                         class_prompts=plan.prompts, classifier=classifier, device=plan.device,
                         batch_size=plan.batch_size, estimator_params=plan.estimator_params)
+    progress.update()
+    progress.describe(f"{system}: fitting on all {len(corpus)} clips")
     log(f"fitting {system} on all {len(corpus)} clips with {params}")
     model.fit(corpus.paths, corpus.labels)
     save_model(model, plan.out / "model.joblib")  # atomic: a failed save keeps the previous file
+    progress.update()
+    progress.close()
     print(f"model: {plan.out / 'model.joblib'} ({system}, {params})")

@@ -28,6 +28,7 @@ __all__ = [
     "parse_prompts",
     "positive_int",
     "subset",
+    "threads",
 ]
 
 _GIVEN = "_zsfuse_given"  # the options seen so far in this parse, kept on the namespace
@@ -85,6 +86,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def threads(text: str) -> int:
+    """``--threads``: a whole number >= 1, or -1 (the libraries' own setting)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1 and value != -1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, or -1, got {text!r}")
     return value
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 
 from .common import DTYPES, add_common_options
 from .errors import UsageError, UserInputError
-from .parsing import one_line, positive_int
+from .parsing import device, one_line, positive_int
 
 
 def add_parser(sub):
@@ -39,6 +40,11 @@ def add_parser(sub):
                     "precision instead of the one it was fitted with (see evaluate --dtype)")
     pr.add_argument("--workers", type=positive_int, default=None,
                     help="input threads decoding and resampling audio (default: the model's setting)")
+    pr.add_argument("--device", type=device, default=None,
+                    help="run the saved model's encoders on this device (auto, cpu, cuda, cuda:1, ...; default: as saved)")
+    pr.add_argument("--model-dir", action="append", default=[], metavar="NAME=DIR",
+                    help="load the model the file names NAME (as saved, or its last path part, e.g. tiny-clap) from "
+                    "DIR instead: for a model file moved to another machine or a model moved to another folder")
     add_common_options(pr)
     return pr
 
@@ -52,10 +58,11 @@ class Plan:
     format: str
     dtype: str | None  # the model's encoders at this precision (None: as fitted)
     workers: int | None  # their input threads (None: as fitted)
+    device: str | None = None  # their device (None: as fitted)
 
 
 def check(args) -> Plan:
-    """The model file: found, readable, and holding an estimator that predicts."""
+    """The model file: found, readable, holding an estimator that predicts, whose models can load here."""
     if not args.model.is_file():
         raise UsageError(f"model file {str(args.model)!r} not found.")
     if args.model.suffix.lower() == ".skops":
@@ -66,14 +73,55 @@ def check(args) -> Plan:
         raise UserInputError(
             f"{str(args.model)!r} holds a {type(model).__name__}, not a fitted estimator with predict()."
         )
+    _repoint(model, args.model_dir)
+    _check_models(model, args.model)
     return Plan(model=model, paths=[str(p) for p in args.files], format=args.format, dtype=args.dtype,
-                workers=args.workers)
+                workers=args.workers, device=args.device)
+
+
+def _repoint(model, items) -> None:
+    """``--model-dir NAME=DIR``: every audio estimator whose model is NAME (or ends in it) loads DIR."""
+    from ..estimators.persistence import audio_estimators
+
+    named = {prefix: est for prefix, est in audio_estimators(model).items() if isinstance(est.model, (str, os.PathLike))}
+    for item in items:
+        name, sep, directory = item.partition("=")
+        if not sep or not name.strip() or not directory.strip():
+            raise UsageError(f"--model-dir {item!r}: expected NAME=DIR, e.g. tiny-clap=/models/tiny-clap.")
+        name = name.strip()
+        hits = [est for est in named.values() if name in (os.fspath(est.model), Path(os.fspath(est.model)).name)]
+        if not hits:
+            saved = sorted({os.fspath(est.model) for est in named.values()})
+            raise UsageError(f"--model-dir {name}: the model file names no such model; it names {saved}.")
+        for est in hits:
+            est.model = os.path.abspath(os.path.expanduser(directory.strip()))
+
+
+def _check_models(model, path: Path) -> None:
+    """Every model the file names can load here, or one line saying which name of the file cannot."""
+    from ..encoders import ModelLoadError
+    from ..encoders.checks import check_alm, check_fm
+    from ..estimators.persistence import audio_estimators
+
+    check = {"alm": check_alm, "fm": check_fm}
+    for prefix, est in audio_estimators(model).items():
+        if not isinstance(est.model, (str, os.PathLike)) or est.__dict__.get("_embedded") is not None:
+            continue  # a spec object, or weights that travelled inside the file
+        try:
+            check[est._kind](est.model, f"{prefix}model")
+        except ModelLoadError as exc:
+            name = Path(os.fspath(est.model)).name or os.fspath(est.model)
+            raise UserInputError(
+                f"{str(path)!r}: {one_line(exc)} (the name was saved in the file; if the model is elsewhere here, "
+                f"point to it with --model-dir {name}=DIR)"
+            ) from None
 
 
 def run(plan: Plan) -> int:
     model, paths = plan.model, plan.paths
     _override(model, "dtype", plan.dtype)
     _override(model, "n_workers", plan.workers)
+    _override(model, "device", plan.device)
     if hasattr(model, "predict_proba"):
         proba = np.asarray(model.predict_proba(paths))
         classes = [str(c) for c in model.classes_]

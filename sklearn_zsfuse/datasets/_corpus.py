@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +44,13 @@ class Corpus:
     development : ndarray of bool or None
         The corpus's official development set, where one exists: hyper-parameters
         are chosen on it, with models trained on the other training clips.
+    dimensions : mapping of str to ndarray of float, shape (n_clips,)
+        The dimensional ratings the corpus ships (``"arousal"``, ``"valence"``,
+        ``"dominance"``, or the columns named to the csv loader), each on its
+        corpus's own scale; empty where the corpus has none.
+    scales : mapping of str to :class:`~sklearn_zsfuse.datasets.dimensions.Scale`
+        The scale of each dimension (e.g. 1-7 for MSP-Podcast, 1-5 for IEMOCAP)
+        and where it comes from.
     """
 
     name: str
@@ -55,12 +62,20 @@ class Corpus:
     fold_scheme: str
     notes: tuple = ()
     development: np.ndarray | None = field(default=None)
+    dimensions: Mapping = field(default_factory=dict)
+    scales: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
         n = len(self.paths)
         for attr in ("labels", "speakers", "folds"):
             if len(getattr(self, attr)) != n:
                 raise ValueError(f"Corpus.{attr} has {len(getattr(self, attr))} entries for {n} paths.")
+        for name, values in self.dimensions.items():
+            if len(values) != n:
+                raise ValueError(f"Corpus.dimensions[{name!r}] has {len(values)} entries for {n} paths.")
+        if set(self.scales) != set(self.dimensions):
+            raise ValueError(f"Corpus.scales names {sorted(self.scales)} but the dimensions are "
+                             f"{sorted(self.dimensions)}: every dimension needs its scale.")
         if n == 0:
             raise CorpusError(f"{self.name}: no clips were found under {str(self.root)!r}.")
 
@@ -82,6 +97,11 @@ class Corpus:
     @property
     def classes(self) -> np.ndarray:
         return np.unique(self.labels)
+
+    @property
+    def targets(self) -> tuple:
+        """What each clip is labelled with: ``"category"``, then each dimension (``corpus.dimensions``)."""
+        return ("category", *self.dimensions)
 
     @property
     def fold_ids(self) -> np.ndarray:
@@ -106,6 +126,8 @@ class Corpus:
             fold_scheme=self.fold_scheme,
             notes=self.notes + (f"subset of {len(index)} of {len(self)} clips",),
             development=None if self.development is None else self.development[index],
+            dimensions={name: values[index] for name, values in self.dimensions.items()},
+            scales=self.scales,
         )
 
     def first_per_speaker_and_label(self, n: int) -> "Corpus":
@@ -125,14 +147,19 @@ class Corpus:
             f"{self.n_folds} folds ({self.fold_scheme})",
             f"  classes: {counts}",
         ]
+        if self.dimensions:
+            lines.append("  dimensions: " + ", ".join(f"{d} {self.scales[d]}" for d in self.dimensions))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
 
-def make_corpus(name, root, rows, fold_of, fold_scheme, notes=(), development=None) -> Corpus:
+def make_corpus(name, root, rows, fold_of, fold_scheme, notes=(), development=None, dimensions=None,
+                scales=None) -> Corpus:
     """A Corpus from ``rows`` of (path, label, speaker), sorted by path.
 
-    ``fold_of(row) -> int`` gives each clip's test fold.
+    ``fold_of(row) -> int`` gives each clip's test fold. ``dimensions`` maps each
+    dimension's name to the position of its rating in every row; ``scales`` each
+    name to its :class:`~sklearn_zsfuse.datasets.dimensions.Scale`.
     """
     rows = sorted(rows, key=lambda r: str(r[0]))
     if not rows:
@@ -153,6 +180,8 @@ def make_corpus(name, root, rows, fold_of, fold_scheme, notes=(), development=No
         fold_scheme=fold_scheme,
         notes=tuple(notes),
         development=development,
+        dimensions={d: np.asarray([float(r[i]) for r in rows]) for d, i in (dimensions or {}).items()},
+        scales=dict(scales or {}),
     )
 
 
@@ -214,7 +243,7 @@ def outside_root_error(name: str, root: Path, problems: list[str], what: str) ->
         f"{name}: {len(problems)} {what} lead outside the corpus root {str(root)!r}:\n  {shown}{more}\n"
         "Paths in a corpus must stay under its root (a corpus's metadata may have been written "
         "by someone else). If you trust these paths, pass allow_outside_root=True to the loader "
-        "(load_corpus(..., allow_outside_root=True))."
+        "(load_corpus(..., allow_outside_root=True)), or --allow-outside-root to zsfuse evaluate and embed."
     )
 
 

@@ -36,6 +36,7 @@ from .specs import ModelSpec
 _SPECS = MappingProxyType({
     "CLSP": ".clsp",
     "EGeMAPS": ".opensmile_egemaps",
+    "GE2E": ".ge2e",
     "HFClap": ".hf_clap",
     "HFSpeech": ".hf_speech",
     "LaionClap": ".laion",
@@ -50,6 +51,7 @@ __all__ = [
     "DeviceError",
     "EGeMAPS",
     "FMEncoder",
+    "GE2E",
     "HFSpeech",
     "HFClap",
     "LaionClap",

@@ -37,6 +37,9 @@ offer, beyond their required members:
     ``count_tokens`` gives each text's length as the model's tokenizer makes it
     (special tokens included), before truncation. The scorer warns about prompts
     that are cut (see :class:`~.alm.TextTokenLimit`).
+``provenance``
+    A line saying where the weights come from and under which licence (GE2E:
+    the Resemblyzer wheel's file, version, Apache-2.0); fitted estimators keep it.
 
 Call sites never probe an encoder with ``getattr``: they read the abilities of its
 model record (:attr:`~.records.ModelRecord.abilities`), read here once at load.
@@ -64,6 +67,7 @@ class Abilities:
     features_on_host: bool = False
     feature_names: tuple[str, ...] | None = None
     max_text_tokens: int | None = None
+    provenance: str | None = None
 
     @classmethod
     def read(cls, encoder) -> Abilities:
@@ -82,6 +86,7 @@ class Abilities:
             features_on_host=bool(getattr(encoder, "features_on_host", False)),
             feature_names=None if names is None else tuple(str(n) for n in names),
             max_text_tokens=None if limit is None else int(limit),
+            provenance=None if getattr(encoder, "provenance", None) is None else str(encoder.provenance),
         )
 
 

@@ -152,17 +152,25 @@ def hub_file(repo: str, filename: str, *, revision, model, hint: str) -> str:
 def check_hf_checkpoint(model, parameter: str) -> None:
     """Raise unless ``model`` is a directory with a config.json, or a valid hub id (cached when offline).
 
-    The file system and the local Hugging Face cache only: never the network.
+    The file system and the local Hugging Face cache only: never the network. A name
+    that can only be a path (no ``owner/``, or starting like one) and is not there is
+    refused with the near names (:mod:`.names`).
     """
+    from .names import near_hint, unknown_local_name
+
     text = os.fspath(model)
     path = Path(text).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise load_error(model, parameter, FileNotFoundError(f"no config.json in {str(path)!r}"))
         return
+    unknown = unknown_local_name(model, parameter)  # 'tiny-clpa': never asked of the hub
+    if unknown is not None:
+        raise ModelLoadError(unknown)
     if looks_local(text):
         reason = "not a directory" if path.exists() else "no such directory"
-        raise load_error(model, parameter, FileNotFoundError(f"{reason}: {str(path)!r}"))
+        hint = "" if path.exists() else near_hint(text)
+        raise load_error(model, parameter, FileNotFoundError(f"{reason}: {str(path)!r}"), hint=hint)
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
     try:

@@ -95,6 +95,7 @@ def model_record(kind: str, model, *, revision=None, device="auto", dtype="float
     with _lock:
         record = _records.get(key)
         if record is None:
+            spec.precheck("model")  # what surely fails, said before any loading (and before any hub call)
             encoder = KINDS[kind].check(spec.load(device=device, dtype=torch_dtype, revision=revision), model)
             record = _records[key] = ModelRecord(key, encoder, Abilities.read(encoder))
         return record

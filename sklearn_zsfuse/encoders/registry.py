@@ -13,7 +13,9 @@ foundation models respectively. ``model=`` strings resolve, in this order:
 - FMs: a speech model in Hugging Face format (hub id or directory).
 
 Built in: ``msclap-2022``, ``msclap-2023``, ``laion-clap:``, ``clsp:``,
-``yfyeung/CLSP`` (ALMs) and ``egemaps`` (openSMILE's eGeMAPSv02 functionals, FM).
+``yfyeung/CLSP`` (ALMs); ``egemaps`` (openSMILE's eGeMAPSv02 functionals) and
+``ge2e``, ``ge2e:stats``, ``ge2e:utterance`` (the GE2E speaker encoder whose
+weights ship in the Resemblyzer wheel: :mod:`.ge2e`) (FMs).
 Registration is per process: a pipeline pickled with ``model="my-clap:v1"``
 needs the same registration where it is loaded.
 """
@@ -253,6 +255,14 @@ def _register_builtins() -> None:
 
         return CLSP(ref or "yfyeung/CLSP").load(device=device, dtype=dtype, revision=revision)
 
+    def ge2e(pooling):
+        def load(ref, *, device, dtype, revision):
+            from .ge2e import GE2E
+
+            return GE2E(pooling=pooling).load(device=device, dtype=dtype, revision=revision)
+
+        return load
+
     def egemaps(ref, *, device, dtype, revision):
         from .opensmile_egemaps import EGeMAPS
 
@@ -266,6 +276,12 @@ def _register_builtins() -> None:
     register_fm(
         "egemaps", egemaps, requires={"opensmile": "pip install 'sklearn-zsfuse[egemaps]'"}, n_layers=1
     )
+    from .ge2e import INSTALL as GE2E_INSTALL
+
+    # The loader reads resemblyzer's weights file without importing it (find_spec only looks).
+    ge2e_requires = {"resemblyzer": GE2E_INSTALL, "webrtcvad": GE2E_INSTALL}
+    for name, pooling, n_layers in (("ge2e", "mean", 3), ("ge2e:stats", "stats", 3), ("ge2e:utterance", "utterance", 1)):
+        register_fm(name, ge2e(pooling), requires=ge2e_requires, n_layers=n_layers)
 
 
 _register_builtins()

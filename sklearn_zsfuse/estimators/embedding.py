@@ -13,14 +13,14 @@ from sklearn.utils.validation import check_is_fitted
 from .. import engine
 from ..audio import prepare_clips
 from ..engine.adapters import SpeechLayers, fm_probe
-from .params import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS
+from .params import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS, ParameterError
 from .persistence import AudioModelMixin, weights_id
 
 __all__ = ["FMEmbedder"]
 
 
 class FMEmbedder(AudioModelMixin, TransformerMixin, BaseEstimator):
-    """Utterance embeddings from WavLM, HuBERT, wav2vec 2.0 or data2vec, or eGeMAPS.
+    """Utterance embeddings from WavLM, HuBERT, wav2vec 2.0 or data2vec, GE2E, or eGeMAPS.
 
     Every layer's hidden states are mean-pooled over the clip's valid frames
     (padding never changes a clip's embedding); ``layer`` picks one of them or
@@ -29,6 +29,14 @@ class FMEmbedder(AudioModelMixin, TransformerMixin, BaseEstimator):
     ``model="egemaps"`` computes openSMILE's 88 eGeMAPSv02 functionals instead
     (install the ``egemaps`` extra): a specialist that needs no download and no
     GPU. It has a single "layer"; clips shorter than 0.1 s are zero-padded.
+
+    ``model="ge2e"`` is the pretrained GE2E speaker encoder whose weights ship in
+    the Resemblyzer wheel (Apache-2.0; ``pip install 'sklearn-zsfuse[ge2e]' && pip
+    install --no-deps Resemblyzer==0.1.4``): its three LSTM layers (0, 1, 2) are
+    the layers, 256 each, mean-pooled; ``"ge2e:stats"`` pools each layer's mean
+    and standard deviation (512); ``"ge2e:utterance"`` is Resemblyzer's speaker
+    embedding (one layer). No download, CPU or GPU
+    (:mod:`sklearn_zsfuse.encoders.ge2e`).
 
     Parameters
     ----------
@@ -87,12 +95,34 @@ class FMEmbedder(AudioModelMixin, TransformerMixin, BaseEstimator):
         Number of hidden states the model returns (transformer layers + 1).
     weights_id_ : str
         A digest of which weights (path or hub commit, file stamps, dtype) ``fit`` used.
+    weights_provenance_ : str or None
+        Where those weights come from and their licence, where the encoder says
+        (``"ge2e"``: the Resemblyzer wheel's file, its version, Apache-2.0 and the
+        file's sha256); None for the others.
     probe_embedding_ : ndarray of shape (hidden_size,)
         The model's embedding of a fixed synthetic probe signal. If ``model`` is
         later pointed elsewhere (``set_params(model=new_dir)``), the first
         ``transform`` recomputes it and raises :class:`ModelMismatchError` unless
         it matches, so a moved copy of the same weights works and other weights
         never silently feed a classifier trained on these.
+
+    Examples
+    --------
+    A tiny WavLM with random weights stands for a real one (``"microsoft/wavlm-large"``):
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from sklearn_zsfuse import FMEmbedder
+    >>> from sklearn_zsfuse.testing import make_tiny_wavlm
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> wavlm = make_tiny_wavlm(tmp.name)
+    >>> waves = [0.1 * np.random.default_rng(i).standard_normal(16000 + 800 * i).astype(np.float32) for i in range(3)]
+    >>> embedder = FMEmbedder(wavlm, layer=2, sampling_rate=16000, device="cpu").fit()
+    >>> embedder.transform(waves).shape, embedder.n_layers_
+    ((3, 32), 3)
+    >>> embedder.layer_embeddings(waves).shape  # every layer, from the same pass
+    (3, 3, 32)
+    >>> tmp.cleanup()
     """
 
     _parameter_constraints = {
@@ -154,13 +184,14 @@ class FMEmbedder(AudioModelMixin, TransformerMixin, BaseEstimator):
         self.n_layers_ = int(record.encoder.n_layers)
         self.n_features_out_ = int(record.encoder.hidden_size)
         if self.layer != "all" and not -self.n_layers_ <= self.layer < self.n_layers_:
-            raise ValueError(
+            raise ParameterError(
                 f"layer={self.layer} is out of range for {self.model!r}, which has "
                 f"{self.n_layers_} hidden states (valid: {-self.n_layers_}..{self.n_layers_ - 1} "
                 "or 'all')."
             )
         self._check_weights_can_travel(record)  # before anything is saved
         self.weights_id_ = weights_id(record.encoder)
+        self.weights_provenance_ = record.abilities.provenance
         self.probe_embedding_ = fm_probe(record).copy()
         return self
 

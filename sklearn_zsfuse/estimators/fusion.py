@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -27,6 +27,7 @@ from .fusion_proba import (
     zero_shot_probabilities,
 )
 from .label_checks import warn_unseen_labels
+from .threads import limited_threads
 
 __all__ = ["LateFusionClassifier"]
 
@@ -116,6 +117,12 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         (:func:`sklearn_zsfuse.estimators.calibration.fit_temperature`). It never changes
         the zero-shot ranking, only how much weighted fusion trusts it; "concat"
         normalises the scores, so the temperature does not affect it.
+    n_threads : int or None, default=None
+        BLAS/OpenMP threads of ``fit`` and the predictions, for as long as they
+        run (:mod:`~sklearn_zsfuse.estimators.threads`): None the package's choice
+        (1: these small fits run no faster with more, and much slower on a busy
+        machine), a positive int that many, -1 the libraries' own setting. The
+        process's own settings are the same before and after.
 
     Attributes
     ----------
@@ -145,6 +152,23 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
     Pipeline; it reaches the classifier as routing says (the default classifier
     requests it in both its steps; your own classifier needs
     ``set_fit_request(sample_weight=True)``).
+
+    Examples
+    --------
+    ``X`` is ``[zero-shot scores | embedding]``; here two zero-shot columns for the
+    classes ``a`` and ``b``, then three embedding columns:
+
+    >>> import numpy as np
+    >>> from sklearn_zsfuse import LateFusionClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.array(["a", "b"] * 10)
+    >>> zero_shot = np.where(y[:, None] == np.array(["a", "b"]), 2.0, 0.0) + rng.normal(0, 0.1, (20, 2))
+    >>> X = np.hstack([zero_shot, rng.normal(size=(20, 3))])
+    >>> fusion = LateFusionClassifier("weighted", weight=1.0, zero_shot_classes=["a", "b"]).fit(X, y)
+    >>> float((fusion.predict(X) == y).mean())  # weight 1: the zero-shot scores alone
+    1.0
+    >>> fusion.predict_proba(X[:2]).shape
+    (2, 2)
     """
 
     _parameter_constraints = {
@@ -156,6 +180,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         "zero_shot_classes": ["array-like", None],
         "normalize": [StrOptions({"standard", "layer"})],
         "temperature": [Interval(Real, 0, None, closed="neither"), StrOptions({"fit"}), None],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1}), None],
     }
 
     def __init__(
@@ -169,6 +194,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         zero_shot_classes=None,
         normalize="standard",
         temperature=None,
+        n_threads=None,
     ):
         self.method = method
         self.weight = weight
@@ -178,6 +204,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         self.zero_shot_classes = zero_shot_classes
         self.normalize = normalize
         self.temperature = temperature
+        self.n_threads = n_threads
 
     def _base_classifier(self):
         return default_classifier() if self.classifier is None else self.classifier
@@ -186,6 +213,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         return X[:, : self.n_zero_shot_], X[:, self.n_zero_shot_ :]
 
     @_fit_context(prefer_skip_nested_validation=False)
+    @limited_threads
     def fit(self, X, y, sample_weight=None):
         data = check_fit_input(self, X, y, sample_weight)
         X, y, sample_weight, y_classes = data.X, data.y, data.sample_weight, data.y_classes
@@ -250,6 +278,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
             )
         return zero_shot_probabilities(zs, self.zero_shot_classes_, self.classes_, self.temperature_)
 
+    @limited_threads
     def zero_shot_proba(self, X):
         """The zero-shot branch alone: ``softmax(zs / temperature_)`` in ``classes_`` columns, float64.
 
@@ -261,6 +290,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         X = check_predict_input(self, X, self)
         return self._zero_shot_proba(self._split(X)[0])
 
+    @limited_threads
     def predict_proba(self, X):
         """Fused class probabilities, float64, each row summing to 1 within float64 rounding."""
         check_is_fitted(self)

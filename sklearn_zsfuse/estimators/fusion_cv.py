@@ -13,7 +13,7 @@ from numbers import Integral
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.metrics import get_scorer_names
 from sklearn.model_selection import check_cv
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -27,6 +27,7 @@ from .fusion_input import check_fit_input, check_predict_input
 from .fusion_proba import default_classifier
 from .fusion_selection import METHODS, cv_results, fusion_candidates, select_fusion
 from .label_checks import warn_unseen_labels
+from .threads import limited_threads
 
 __all__ = ["LateFusionClassifierCV"]
 
@@ -63,6 +64,9 @@ class LateFusionClassifierCV(ClassifierMixin, BaseEstimator):
         ``StratifiedGroupKFold``) and the speakers as ``groups``.
     scoring : str or callable, default="balanced_accuracy"
         What the selection maximises; "balanced_accuracy" is UA.
+    n_threads : int or None, default=None
+        BLAS/OpenMP threads of every fit and prediction, as in
+        :class:`LateFusionClassifier` (None: the package's choice, 1).
 
     Attributes
     ----------
@@ -87,6 +91,18 @@ class LateFusionClassifierCV(ClassifierMixin, BaseEstimator):
     scorer. With metadata routing enabled, request them with
     ``set_fit_request(groups=True, sample_weight=True)`` to receive them from a
     Pipeline; routing then gives ``groups`` to the splitter that requests them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_zsfuse import LateFusionClassifierCV
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.array(["a", "b"] * 20)
+    >>> zero_shot = np.where(y[:, None] == np.array(["a", "b"]), 2.0, 0.0) + rng.normal(0, 0.1, (40, 2))
+    >>> X = np.hstack([zero_shot, rng.normal(size=(40, 3))])
+    >>> fusion = LateFusionClassifierCV(weights=(0.0, 1.0), cv=4, zero_shot_classes=["a", "b"]).fit(X, y)
+    >>> fusion.best_params_["method"], fusion.best_score_
+    ('weighted', 1.0)
     """
 
     _parameter_constraints = {
@@ -100,6 +116,7 @@ class LateFusionClassifierCV(ClassifierMixin, BaseEstimator):
         "scoring": [StrOptions(set(get_scorer_names())), callable],
         "n_zero_shot": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "zero_shot_classes": ["array-like", None],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1}), None],
     }
 
     def __init__(
@@ -115,6 +132,7 @@ class LateFusionClassifierCV(ClassifierMixin, BaseEstimator):
         scoring="balanced_accuracy",
         n_zero_shot="auto",
         zero_shot_classes=None,
+        n_threads=None,
     ):
         self.methods = methods
         self.weights = weights
@@ -126,8 +144,10 @@ class LateFusionClassifierCV(ClassifierMixin, BaseEstimator):
         self.scoring = scoring
         self.n_zero_shot = n_zero_shot
         self.zero_shot_classes = zero_shot_classes
+        self.n_threads = n_threads
 
     @_fit_context(prefer_skip_nested_validation=False)
+    @limited_threads
     def fit(self, X, y, groups=None, sample_weight=None):
         data = check_fit_input(self, X, y, sample_weight)
         X, y, sample_weight = data.X, data.y, data.sample_weight
@@ -150,14 +170,14 @@ class LateFusionClassifierCV(ClassifierMixin, BaseEstimator):
         self.n_splits_ = len(splits)
         selection = select_fusion(
             X[:, :n_zs], X[:, n_zs:], y, splits, candidates, classifier=self.classifier, space=self.space,
-            scoring=self.scoring, zero_shot_classes=labels, sample_weight=sample_weight,
+            scoring=self.scoring, zero_shot_classes=labels, sample_weight=sample_weight, n_threads=self.n_threads,
         )
         self.cv_results_ = cv_results(selection)
         self.best_params_ = selection.best_params
         self.best_score_ = float(selection.mean_scores[selection.best_index])
         self.best_estimator_ = LateFusionClassifier(
             space=self.space, classifier=self.classifier, n_zero_shot=n_zs, zero_shot_classes=labels,
-            **self.best_params_,
+            n_threads=self.n_threads, **self.best_params_,
         ).fit(X, y, sample_weight=sample_weight)
         self.classes_ = self.best_estimator_.classes_
         return self

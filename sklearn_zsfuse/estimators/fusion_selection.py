@@ -15,6 +15,7 @@ from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import get_scorer
 
+from ..reporting.progress import progress_bar
 from .fusion import LateFusionClassifier
 from .fusion_proba import fuse_probabilities, zero_shot_probabilities
 
@@ -123,6 +124,7 @@ def select_fusion(
     scoring="balanced_accuracy",
     zero_shot_classes=None,
     sample_weight=None,
+    n_threads=None,
 ) -> FusionSelection:
     """Score every candidate fusion on every split; the choice of :class:`LateFusionClassifierCV`.
 
@@ -147,6 +149,7 @@ def select_fusion(
         fitting part may lack a class.
     sample_weight : array of shape (n_clips,) or None
         Passed to every fit and to the scorer.
+    n_threads : as in :class:`LateFusionClassifier`, for every fit and prediction.
 
     Returns
     -------
@@ -165,7 +168,8 @@ def select_fusion(
     if zero_shot_classes is None and zs.shape[1] == len(np.unique(y)):
         zero_shot_classes = np.unique(y)
     scorer = _scorer(scoring)
-    common = dict(space=space, classifier=classifier, n_zero_shot=zs.shape[1], zero_shot_classes=zero_shot_classes)
+    common = dict(space=space, classifier=classifier, n_zero_shot=zs.shape[1], zero_shot_classes=zero_shot_classes,
+                  n_threads=n_threads)
     X = np.hstack([zs, emb])
     weighted = [j for j, c in enumerate(candidates) if c["method"] == "weighted"]
     scores = np.full((len(splits), len(candidates)), np.nan)
@@ -174,6 +178,7 @@ def select_fusion(
         kwargs = {} if sample_weight is None else {"sample_weight": np.asarray(sample_weight)[rows]}
         return scorer(_FixedProbabilities(classes, proba), X[rows], y[rows], **kwargs)
 
+    bar = progress_bar(len(splits), "inner CV", unit="split", detail=True)  # shown inside a zsfuse run only
     for i, (fit_rows, val_rows) in enumerate(splits):
         fit_rows, val_rows = np.asarray(fit_rows), np.asarray(val_rows)
         fit_weight = None if sample_weight is None else np.asarray(sample_weight)[fit_rows]
@@ -195,14 +200,19 @@ def select_fusion(
                 est = LateFusionClassifier("concat", normalize=c.get("normalize", "standard"), **common)
                 est.fit(X[fit_rows], y[fit_rows], sample_weight=fit_weight)
                 scores[i, j] = score(est.classes_, est.predict_proba(X[val_rows]), val_rows)
+        bar.update()
+    bar.close()
     return FusionSelection(candidates=[dict(c) for c in candidates], scores=scores)
 
 
-def cv_results(selection: FusionSelection) -> dict:
-    """``selection`` as ``GridSearchCV.cv_results_`` lays it out (``param_<name>`` masked where it does not apply)."""
+def cv_results(selection: FusionSelection, keys=("method", "weight", "temperature", "normalize")) -> dict:
+    """``selection`` as ``GridSearchCV.cv_results_`` lays it out (``param_<name>`` masked where it does not apply).
+
+    ``keys``: the candidates' parameters, one ``param_<key>`` column each.
+    """
     candidates, scores = selection.candidates, selection.scores
     results = {"params": [dict(c) for c in candidates]}
-    for key in ("method", "weight", "temperature", "normalize"):
+    for key in keys:
         values = np.empty(len(candidates), dtype=object)
         values[:] = [c.get(key) for c in candidates]
         results[f"param_{key}"] = np.ma.MaskedArray(values, mask=[key not in c for c in candidates])

@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 
+from ..arrays import has_str
+
 
 def warn_unseen_labels(estimator, y, hint: str) -> None:
     """Warn (once per call) when ``y`` holds labels outside ``classes_``: they can only count as errors."""
@@ -67,3 +69,27 @@ def _is_missing(value) -> bool:
     if isinstance(value, (float, np.floating)):
         return value != value
     return type(value).__name__ in ("NAType", "NaTType")  # pandas' missing markers
+
+
+def scored_classes(classes, y) -> np.ndarray:
+    """The labels a zero-shot scorer scores: ``classes`` (sorted, unique) when given, else ``y``'s.
+
+    Every label of ``y`` must be among ``classes``; both are checked (:func:`check_labels`).
+    """
+    check_labels(y)
+    if classes is not None:
+        check_labels(classes, "classes")
+        scored = np.unique(np.asarray(classes, dtype=object if has_str(classes) else None))
+        if len(scored) < 1:
+            raise ValueError("classes must hold at least one label.")
+        if y is not None:
+            unknown = sorted(set(np.unique(y).tolist()) - set(scored.tolist()), key=str)
+            if unknown:
+                raise ValueError(f"y holds labels {unknown} that are not in classes={list(scored)}.")
+        return scored
+    if y is None:
+        raise ValueError("ALMZeroShotScorer needs the labels to score: pass y to fit, or set classes=[...].")
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D, got shape {y.shape}.")
+    return np.unique(y)

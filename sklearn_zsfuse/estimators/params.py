@@ -1,4 +1,4 @@
-"""The parameters the audio estimators share: their constraints and defaults."""
+"""The parameters the audio estimators share: their constraints, defaults, and the error of a misfit value."""
 
 from __future__ import annotations
 
@@ -27,3 +27,11 @@ COMMON_CONSTRAINTS = MappingProxyType({
 # clips, or four 30 s chunks of a long one. WavLM-Large takes about 0.9 GB per 30 s
 # chunk (issue 9's measurement), so a batch stays within a few GB however long the clips.
 DEFAULT_MAX_BATCH_SECONDS = 120.0
+
+
+class ParameterError(ValueError):
+    """A parameter's value does not fit the model it is used with (a layer it lacks, prompts it cannot tell apart).
+
+    Found only once the model is loaded; a user's mistake, not the package's (the
+    ``zsfuse`` command reports it in one line with exit status 2).
+    """

@@ -14,6 +14,7 @@ previous one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -31,7 +32,9 @@ from ..encoders.registry import registered_spec
 __all__ = [
     "SKOPS_TRUSTED_TYPES",
     "AudioModelMixin",
+    "audio_estimators",
     "check_same_behaviour",
+    "local_model_path",
     "save_model",
     "weights_id",
 ]
@@ -41,9 +44,12 @@ __all__ = [
 # trusted by skops already).
 SKOPS_TRUSTED_TYPES = (
     "sklearn_zsfuse.estimators.zero_shot.ALMZeroShotScorer",
+    "sklearn_zsfuse.estimators.attributes.ALMAttributeScorer",
     "sklearn_zsfuse.estimators.embedding.FMEmbedder",
     "sklearn_zsfuse.estimators.fusion.LateFusionClassifier",
     "sklearn_zsfuse.estimators.fusion_cv.LateFusionClassifierCV",
+    "sklearn_zsfuse.estimators.fusion_regression.LateFusionRegressor",
+    "sklearn_zsfuse.estimators.fusion_regression_cv.LateFusionRegressorCV",
 )
 
 _STATE_KEY = "_embedded_model"
@@ -201,12 +207,60 @@ class AudioModelMixin:
         return clone
 
 
-def save_model(estimator, path) -> Path:
-    """``joblib.dump(estimator, path)``, atomically: a failed save leaves ``path`` as it was.
+def audio_estimators(estimator) -> dict:
+    """Every audio estimator in ``estimator`` (itself, or a pipeline's steps at any depth), by parameter prefix.
 
-    ``joblib.dump`` opens (truncates) its target before it pickles, so an error while
-    pickling destroys the previous file; this writes a temporary file beside ``path``
-    and renames it over ``path`` only once it is complete.
+    The prefix is how ``set_params`` reaches it (``"features__zs__"``; ``""`` for
+    ``estimator`` itself).
+    """
+    found = {"": estimator} if isinstance(estimator, AudioModelMixin) else {}
+    if hasattr(estimator, "get_params"):
+        for name, value in estimator.get_params(deep=True).items():
+            if isinstance(value, AudioModelMixin):
+                found[f"{name}__"] = value
+    return found
+
+
+def local_model_path(model) -> str | None:
+    """The absolute path of ``model`` when it names a file or directory here (not a registered name), else None."""
+    if not isinstance(model, (str, os.PathLike)) or registered_spec(model) is not None:
+        return None
+    path = Path(os.fspath(model)).expanduser()
+    return os.path.abspath(path) if path.exists() else None
+
+
+@contextlib.contextmanager
+def _absolute_models(estimator):
+    """Each audio estimator's local ``model`` as an absolute path inside the block, as given after it.
+
+    Estimators that carry embedded weights for their name keep it: the weights travel, not the path.
+    """
+    changed = []
+    for est in audio_estimators(estimator).values():
+        embedded = est.__dict__.get("_embedded")
+        absolute = local_model_path(est.model)
+        if absolute is None or absolute == os.fspath(est.model) or (
+                embedded is not None and embedded.carries(est.model, est.revision)):
+            continue
+        changed.append((est, est.model))
+        est.model = absolute
+    try:
+        yield
+    finally:
+        for est, model in changed:
+            est.model = model
+
+
+def save_model(estimator, path) -> Path:
+    """``joblib.dump(estimator, path)``, atomically, with model directories as absolute paths.
+
+    A model named by a local directory or file (``"tiny-clap"``, ``"./models/clap"``)
+    is recorded by its absolute path, so the file works from any directory of this
+    machine (``zsfuse predict --model-dir NAME=DIR`` re-points it elsewhere); hub ids
+    and registered names are recorded as given, and ``estimator`` itself keeps its
+    values. ``joblib.dump`` opens (truncates) its target before it pickles, so an
+    error while pickling destroys the previous file; this writes a temporary file
+    beside ``path`` and renames it over ``path`` only once it is complete.
     """
     import joblib
 
@@ -214,7 +268,8 @@ def save_model(estimator, path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        joblib.dump(estimator, tmp)
+        with _absolute_models(estimator):
+            joblib.dump(estimator, tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

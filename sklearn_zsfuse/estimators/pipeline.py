@@ -90,6 +90,16 @@ def make_zsfuse_pipeline(
     ``set_params``, set ``fusion__zero_shot_classes`` to the same sorted labels
     (or use ``set_output(transform="pandas")`` on the features, whose
     ``zs__<class>`` column names the fusion reads).
+
+    Examples
+    --------
+    >>> from sklearn_zsfuse import make_zsfuse_pipeline
+    >>> pipe = make_zsfuse_pipeline("laion/clap-htsat-unfused", "microsoft/wavlm-large", layer=12,
+    ...                             audio_repeats=2, weight=0.3, device="cpu")
+    >>> pipe.get_params()["features__fm__layer"], pipe.get_params()["features__zs__audio_repeats"]
+    (12, 2)
+    >>> pipe.set_params(fusion__weight=0.5).named_steps["fusion"].weight  # nothing loads until fit
+    0.5
     """
     alm_params, fm_params = route_params(params)
     scorer = _estimator(ALMZeroShotScorer, alm, alm_params)

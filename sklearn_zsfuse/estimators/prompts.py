@@ -9,6 +9,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .params import ParameterError
+
 __all__ = [
     "DEFAULT_TEMPLATES",
     "SINGLE_TEMPLATE",
@@ -288,7 +290,7 @@ def check_classes_differ(text_embeddings, classes, long_prompts: dict) -> None:
         )
     else:
         cause = "the text model reads every class's prompts as the same text"
-    raise ValueError(
+    raise ParameterError(
         f"ALMZeroShotScorer: every class has the same text embedding, so every clip would "
         f"score the same for all classes {labels}: {cause}. Put the class "
         "word early in shorter templates, or give the classes distinct words in class_prompts."

@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import os
-from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
-from ..arrays import has_str as _has_str
-from ..arrays import l2_normalize, softmax
+from ..arrays import softmax
 from ..audio import prepare_clips
-from ..engine.adapters import ALMAudio, PromptText, alm_probe
-from ..engine.cache import caches, disk_cache
-from .label_checks import check_labels, warn_unseen_labels
-from .params import COMMON_CONSTRAINTS, DEFAULT_MAX_BATCH_SECONDS
-from .persistence import AudioModelMixin, check_same_behaviour, weights_id
+from ..engine.adapters import alm_probe
+from .alm_prompting import PROMPT_AUDIO_CONSTRAINTS, ALMPromptMixin
+from .label_checks import scored_classes, warn_unseen_labels
+from .params import DEFAULT_MAX_BATCH_SECONDS
+from .persistence import weights_id
 from .prompts import (
     DEFAULT_TEMPLATES,
     build_prompts,
     check_class_prompts,
     check_classes_differ,
     prompt_table,
-    warn_long_prompts,
     warn_same_wording,
     warn_unused_class_prompts,
 )
@@ -34,7 +31,7 @@ from .zero_shot_columns import ZeroShotColumns
 __all__ = ["ALMZeroShotScorer"]
 
 
-class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
+class ALMZeroShotScorer(ALMPromptMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
     """Zero-shot speech emotion scores from a dual-encoder audio-language model.
 
     Each clip is embedded by the model's audio tower and compared with one text
@@ -149,22 +146,31 @@ class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, Base
         The audio tower's (normalised) embedding of a fixed synthetic probe signal,
         the one :class:`FMEmbedder` uses, so that other audio weights behind the
         same text tower are caught too.
+
+    Examples
+    --------
+    A tiny CLAP with random weights stands for a real one (``"laion/clap-htsat-unfused"``):
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from sklearn_zsfuse import ALMZeroShotScorer
+    >>> from sklearn_zsfuse.testing import make_tiny_clap
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> clap = make_tiny_clap(tmp.name)
+    >>> waves = [0.1 * np.random.default_rng(i).standard_normal(16000).astype(np.float32) for i in range(3)]
+    >>> scorer = ALMZeroShotScorer(clap, classes=["angry", "happy", "sad"], sampling_rate=16000, device="cpu")
+    >>> scorer.fit().transform(waves).shape
+    (3, 3)
+    >>> bool(np.allclose(scorer.predict_proba(waves).sum(axis=1), 1.0))
+    True
+    >>> tmp.cleanup()
     """
 
     _parameter_constraints = {
         "model": [str, os.PathLike, HasMethods(["load"])],
         "classes": ["array-like", None],
         "class_prompts": [dict, None],
-        "templates": [tuple, list, str],
-        "audio_repeats": [Interval(Integral, 1, None, closed="left")],
-        "text_repeats": [Interval(Integral, 1, None, closed="left")],
-        "text_separator": [str],
-        "ensemble": [StrOptions({"embedding", "score"})],
-        "logit_scale": [Interval(Real, 0, None, closed="neither"), None],
-        "crop": [StrOptions({"center", "random"})],
-        "max_duration": [Interval(Real, 0, None, closed="neither"), None],
-        "random_state": [Interval(Integral, 0, None, closed="left"), None],
-        **COMMON_CONSTRAINTS,
+        **PROMPT_AUDIO_CONSTRAINTS,
     }
 
     def __init__(
@@ -216,33 +222,7 @@ class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, Base
         self.verbose = verbose
         self.cache_dir = cache_dir
 
-    _kind = "alm"
-
-    def _encoder(self):
-        return self._record().encoder
-
-    def _resolve_classes(self, y):
-        check_labels(y)
-        if self.classes is not None:
-            check_labels(self.classes, "classes")
-            classes = np.unique(np.asarray(self.classes, dtype=object if _has_str(self.classes) else None))
-            if len(classes) < 1:
-                raise ValueError("classes must hold at least one label.")
-            if y is not None:
-                unknown = sorted(set(np.unique(y).tolist()) - set(classes.tolist()), key=str)
-                if unknown:
-                    raise ValueError(
-                        f"y holds labels {unknown} that are not in classes={list(classes)}."
-                    )
-            return classes
-        if y is None:
-            raise ValueError(
-                "ALMZeroShotScorer needs the labels to score: pass y to fit, or set classes=[...]."
-            )
-        y = np.asarray(y)
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D, got shape {y.shape}.")
-        return np.unique(y)
+    _prompts_are = "class prompt embeddings"
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
@@ -258,7 +238,7 @@ class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, Base
                 raise ValueError(f"X has {n_clips} clips but y has {len(y)} labels.")
         self._crop_seed()  # parameter errors before any model loads
         check_class_prompts(self.class_prompts)
-        self.classes_ = self._resolve_classes(y)
+        self.classes_ = scored_classes(self.classes, y)
         self.prompts_ = build_prompts(
             self.classes_, self.templates, self.class_prompts, self.text_repeats, self.text_separator
         )
@@ -266,7 +246,8 @@ class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, Base
         warn_same_wording(self.classes_.tolist(), self.class_prompts, stacklevel=3)
         record = self._record()
         self._check_weights_can_travel(record)  # before anything is saved
-        long_prompts = self._warn_long_prompts(record)
+        long_prompts = self._warn_long_prompts(record, prompt_table(
+            self.classes_, self.templates, self.class_prompts, self.text_repeats, self.text_separator))
         self.text_embeddings_ = self._text_embeddings(record)
         check_classes_differ(self.text_embeddings_, self.classes_, long_prompts)
         self.logit_scale_ = float(self.logit_scale if self.logit_scale is not None else record.encoder.logit_scale)
@@ -274,71 +255,6 @@ class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, Base
         self.probe_embedding_ = alm_probe(record).copy()
         self.n_features_out_ = len(self.classes_)
         return self
-
-    def _warn_long_prompts(self, record) -> dict:
-        """Warn about prompts the text tower cuts; returns {template: (tokens, class, prompt)}."""
-        limit = record.abilities.max_text_tokens
-        if limit is None:
-            return {}
-        table = prompt_table(
-            self.classes_, self.templates, self.class_prompts, self.text_repeats, self.text_separator
-        )
-        counts = [record.encoder.count_tokens([prompt for _, _, prompt in rows]) for rows in table]
-        longest = warn_long_prompts(table, counts, limit, self.text_repeats, stacklevel=4)
-        return {"limit": limit, "longest": longest}
-
-    def _text_embeddings(self, record):
-        flat = [t for prompts in self.prompts_ for t in prompts]
-        settings = engine.RunSettings(
-            desc=f"{type(self).__name__} prompts",
-            batch_size=64,
-            memory=caches.text,
-            disk=disk_cache(self.cache_dir),
-            workers=False,  # quiet and in place: prompts are cheap, a summary per grid candidate is noise
-        )
-        encoded = np.stack(engine.run(flat, PromptText(record), settings)).astype(np.float32)
-        ends = np.cumsum([len(p) for p in self.prompts_])
-        per_class = np.split(encoded, ends[:-1])
-        if self.ensemble == "embedding":
-            return np.stack([l2_normalize(e.mean(axis=0)) for e in per_class])
-        width = max(len(p) for p in self.prompts_)
-        # Classes may have different numbers of words; pad with NaN and average with nanmean.
-        emb = np.full((len(per_class), width, per_class[0].shape[1]), np.nan, dtype=np.float32)
-        for c, e in enumerate(per_class):
-            emb[c, : len(e)] = e
-        return emb
-
-    def _check_model(self, record):
-        """Fail loudly if ``model`` now names other weights than at fit (moved dirs are fine)."""
-        fitted = getattr(self, "weights_id_", None)  # None: pickled by an older version
-        if fitted is None or fitted == weights_id(record.encoder):
-            return
-        reference = np.nan_to_num(self.text_embeddings_)  # NaN pads of ensemble="score"
-        current = np.nan_to_num(self._text_embeddings(record))
-        check_same_behaviour(self, "class prompt embeddings", reference, current)
-        super()._check_model(record, "audio embeddings of a probe signal", lambda: alm_probe(record))
-
-    def audio_embeddings(self, X) -> np.ndarray:
-        """(n_clips, dim) normalised audio embeddings after amplification and windowing."""
-        clips = prepare_clips(X, self.sampling_rate)
-        return np.stack(engine.run(clips, self._audio(self._record()), self._settings()))
-
-    def _audio(self, record) -> ALMAudio:
-        """What this scorer makes of a clip for the model's audio tower (amplification, window, crop)."""
-        return ALMAudio(record, audio_repeats=self.audio_repeats, crop=self.crop, seed=self._crop_seed(),
-                        max_duration=self.max_duration)
-
-    _adapter = _audio
-
-    def _crop_seed(self):
-        if self.crop != "random":
-            return None
-        if self.random_state is None:
-            raise ValueError(
-                "crop='random' needs an integer random_state, so that crops (and cached "
-                "embeddings) are repeatable; or use crop='center'."
-            )
-        return int(self.random_state)
 
     def transform(self, X):
         """Zero-shot scores (scaled cosine similarities), shape (n_clips, n_classes).
@@ -352,10 +268,7 @@ class ALMZeroShotScorer(AudioModelMixin, ClassifierMixin, TransformerMixin, Base
         record = self._record()
         self._check_model(record)
         audio = np.stack(engine.run(clips, self._audio(record), self._settings()))
-        if self.ensemble == "embedding":
-            scores = audio @ self.text_embeddings_.T
-        else:
-            scores = np.nanmean(np.einsum("nd,ckd->nck", audio, self.text_embeddings_), axis=2)
+        scores = self._similarities(audio)
         # Columns that know their classes, so a fusion reads them by class, however the pipeline is built.
         return ZeroShotColumns((self.logit_scale_ * scores).astype(np.float32), self.classes_)
 

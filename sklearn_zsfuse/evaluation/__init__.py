@@ -33,6 +33,11 @@ read; adding a system is adding an entry there):
 
 Each fusion row is compared with the specialist on the same clips
 (:func:`paired_comparison`); :class:`Study` gathers the tables of a run.
+
+Dimensional ratings (arousal, valence, dominance) have the same two stages and
+table shapes, with CCC for UA: :func:`evaluate_dimensions`
+(:func:`compute_attribute_features`, :func:`run_dimensional_study`, the systems of
+:data:`.dimension_systems.DIMENSION_TABLE`, :class:`DimensionalStudy`).
 """
 
 from types import MappingProxyType
@@ -42,6 +47,16 @@ from .. import lazy_exports
 # Names load their module on first use: the command checks its arguments before scikit-learn loads.
 _EXPORTS = MappingProxyType({
     "paired_comparison": ".compare",
+    "AttributeFeatureSet": ".attribute_features",
+    "AttributeFeatures": ".attribute_features",
+    "compute_attribute_features": ".attribute_features",
+    "DimensionalEvaluation": ".dimension_results",
+    "DimensionalStudy": ".dimension_results",
+    "run_dimensional_study": ".dimension_protocol",
+    "evaluate_dimensions": ".dimension_runner",
+    "paired_ccc_comparison": ".regression_compare",
+    "concordance_cc": ".regression_metrics",
+    "regression_scorers": ".regression_metrics",
     "final_model": ".deploy",
     "FeatureSet": ".features",
     "Features": ".features",

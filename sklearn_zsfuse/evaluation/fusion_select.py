@@ -54,23 +54,25 @@ class FittedFusion:
         return {**out, "weights": weights, "inner_ua": self.inner_ua, "test_ua": test_ua, "chosen": chosen}
 
 
-def fit_fusion(system, X, labels, fold, classes, grid, base) -> FittedFusion:
+def fit_fusion(system, X, labels, fold, classes, grid, base, n_threads=None) -> FittedFusion:
     """Fit fusion row ``system`` (a :class:`~.systems.System`) on ``fold.train`` of ``X``.
 
     ``X`` is ``[zero-shot logits | embedding]``.
 
     Its settings are chosen on ``fold.splits`` by :func:`select_fusion` (UA, the
     earliest candidate on ties: the smaller weight, raw logits, standardisation).
+    ``n_threads``: the fusion's BLAS/OpenMP threads (:mod:`sklearn_zsfuse.estimators.threads`).
     """
     train = fold.train
     n = len(classes)
     candidates = system.candidates(grid)
     selection = select_fusion(
         X[train, :n], X[train, n:], labels[train], local_splits(train, fold.splits), candidates, classifier=base,
-        scoring="balanced_accuracy", zero_shot_classes=list(classes),
+        scoring="balanced_accuracy", zero_shot_classes=list(classes), n_threads=n_threads,
     )
     params = selection.best_params
-    model = LateFusionClassifier(classifier=base, n_zero_shot=n, zero_shot_classes=list(classes), **params)
+    model = LateFusionClassifier(classifier=base, n_zero_shot=n, zero_shot_classes=list(classes), n_threads=n_threads,
+                                 **params)
     model.fit(X[train], labels[train])
     chosen = dict(params)
     if params.get("temperature") == "fit":

@@ -15,6 +15,7 @@ are made once and every run sees the same ones):
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 from ..arrays import softmax
 from ..estimators.fusion_proba import default_classifier
+from ..estimators.threads import thread_limit
+from ..reporting.progress import phase
 from . import systems
 from .compare import paired_comparison
 from .features import Features, FeatureSet, ZeroShotFeatures
@@ -151,7 +154,9 @@ class _ZeroShotRun:
         self.proba["after"] = self.proba["before"].copy()
         self.calibration = {"temperatures": [], "ece_before_folds": [], "ece_after_folds": []}
 
-    def step(self, fold: Fold):
+    steps = 1  # units of the selection's progress per fold
+
+    def step(self, fold: Fold, progress, about: str = ""):
         labels, classes, test = self.labels, self.classes, fold.test
         choice = choose_zero_shot(self.features, labels, classes, fold, self.configs)
         for system in self.systems:
@@ -172,6 +177,7 @@ class _ZeroShotRun:
         self.calibration["temperatures"].append(temperature)
         self.calibration["ece_before_folds"].append(expected_calibration_error(labels[test], before, classes))
         self.calibration["ece_after_folds"].append(expected_calibration_error(labels[test], after, classes))
+        progress.update()
 
     def calibration_summary(self) -> dict:
         tested = ~np.isnan(self.proba["before"][:, 0])
@@ -196,32 +202,39 @@ class _SpecialistRun:
         self.names = [s.name for s in systems.made(has_alm=False, has_fm=True)]
         self.rows = _Rows(self.names, labels, classes)
 
-    def step(self, fold: Fold):
+    steps = 1
+
+    def step(self, fold: Fold, progress, about: str = ""):
         embeddings = np.asarray(self.embeddings)  # a sweep's stored layer: read once per step
         model = clone(self.base).fit(embeddings[fold.train], self.labels[fold.train])
         predicted = model.predict(embeddings[fold.test])
         for name in self.names:
             self.rows.add(name, fold, predicted, {})
+        progress.update()
 
 
 class _FusionRun:
     """A pair's fusion rows, each with its own inner-CV selection (see ``fusion_select``)."""
 
-    def __init__(self, zero_shot: _ZeroShotRun, embeddings, labels, classes, grid: Grid, base):
+    def __init__(self, zero_shot: _ZeroShotRun, embeddings, labels, classes, grid: Grid, base, n_threads=None):
         self.zero_shot, self.embeddings = zero_shot, embeddings
         self.labels, self.classes, self.grid, self.base = labels, classes, grid, base
+        self.n_threads = n_threads
         self.systems = systems.fusions()
         self.rows = _Rows([s.name for s in self.systems], labels, classes)
         self.selection = {s.name: [] for s in self.systems}
+        self.steps = len(self.systems)
 
-    def step(self, fold: Fold):
+    def step(self, fold: Fold, progress, about: str = ""):
         choice = self.zero_shot.chosen[fold.id]  # the fusion fuses the zero-shot system chosen in this fold
         X = np.hstack([choice.amplified, self.embeddings])
         for system in self.systems:
-            fitted = fit_fusion(system, X, self.labels, fold, self.classes, self.grid, self.base)
+            progress.describe(f"{about}, {system.name}")
+            fitted = fit_fusion(system, X, self.labels, fold, self.classes, self.grid, self.base, self.n_threads)
             self.rows.add(system.name, fold, fitted.model.predict(X[fold.test]), {**choice.params, **fitted.params})
             self.selection[system.name].append(
                 {"fold": fold.id, **fitted.diagnostics(X[fold.test], self.labels[fold.test])})
+            progress.update()
 
 
 def _run_names(has_alm, has_fm):
@@ -263,12 +276,14 @@ def run_study(
     dataset="corpus",
     test=None,
     log: Callable[[str], None] | None = None,
+    threads=None,
 ) -> Study:
     """Every ALM alone, every specialist alone and every (ALM, specialist) pair, fold by fold.
 
     ``folds[i]`` is clip i's test fold (``-1``: training only). With ``test`` (a
     boolean mask) the clips there form the one test set and all others train
-    (cross-corpus); see :func:`plan_folds`.
+    (cross-corpus); see :func:`plan_folds`. ``threads``: BLAS/OpenMP threads of
+    every fit (:mod:`sklearn_zsfuse.estimators.threads`; None: the package's choice).
     """
     labels = np.asarray(labels, dtype=object)
     folds = np.asarray(folds)
@@ -278,13 +293,20 @@ def run_study(
     log = log or (lambda message: None)
     alm_runs = {a: _ZeroShotRun(f, labels, classes, grid) for a, f in feature_set.alms.items()}
     fm_runs = {f: _SpecialistRun(e, labels, classes, base) for f, e in feature_set.fms.items()}
-    pair_runs = {(a, f): _FusionRun(alm_runs[a], feature_set.fms[f], labels, classes, grid, base)
+    pair_runs = {(a, f): _FusionRun(alm_runs[a], feature_set.fms[f], labels, classes, grid, base, threads)
                  for a in alm_runs for f in fm_runs}
-    for fold in _iter_plan(labels, folds, speakers, development, test):
-        log(f"fold {fold.id}: {len(fold.train)} training clips, {len(fold.test)} test clips, "
-            f"{len(fold.splits)} inner splits")
-        for run in (*alm_runs.values(), *fm_runs.values(), *pair_runs.values()):
-            run.step(fold)
+    runs = [*(((a,), r) for a, r in alm_runs.items()), *(((f,), r) for f, r in fm_runs.items()),
+            *(((a, f), r) for (a, f), r in pair_runs.items())]
+    n_folds = 1 if test is not None else len(np.unique(folds[folds >= 0]))
+    progress = phase("selection", n_folds * sum(r.steps for _, r in runs), unit="step")
+    with contextlib.closing(progress), thread_limit(threads, "threads"):
+        for k, fold in enumerate(_iter_plan(labels, folds, speakers, development, test), 1):
+            log(f"fold {fold.id}: {len(fold.train)} training clips, {len(fold.test)} test clips, "
+                f"{len(fold.splits)} inner splits")
+            for names, run in runs:
+                about = f"fold {k}/{n_folds}: {' + '.join(map(str, names))}"
+                progress.describe(about)
+                run.step(fold, progress, about)
     alm_results = {a: _evaluation(dataset, classes, labels, _run_names(True, False), [r], zero_shot=r,
                                   features=feature_set.pair(a, None)) for a, r in alm_runs.items()}
     fm_results = {f: _evaluation(dataset, classes, labels, _run_names(False, True), [r],
@@ -299,11 +321,12 @@ def run_study(
 
 
 def select_final(features: Features, labels, folds, speakers, *, classes=None, grid: Grid = Grid(),
-                 development=None, classifier=None, system: str = systems.ZS_FUSE.name) -> dict:
+                 development=None, classifier=None, system: str = systems.ZS_FUSE.name, threads=None) -> dict:
     """(N_a, N_t) and the settings of ``system`` for a model trained on *all* clips.
 
     The same inner CV as in :func:`run_study`, over every clip (for corpora
-    whose clips all have a test fold, this is the outer folds themselves).
+    whose clips all have a test fold, this is the outer folds themselves), with
+    ``threads`` as there.
     """
     target = systems.find(system)
     labels = np.asarray(labels, dtype=object)
@@ -319,7 +342,8 @@ def select_final(features: Features, labels, folds, speakers, *, classes=None, g
         chosen = {"audio_repeats": choice.audio_repeats, "text_repeats": choice.text_repeats}
         if features.embeddings is not None and target.candidates is not None:
             X = np.hstack([choice.amplified, features.embeddings])
-            chosen.update(fit_fusion(target, X, labels, fold, classes, grid, base).params)
+            with thread_limit(threads, "threads"):
+                chosen.update(fit_fusion(target, X, labels, fold, classes, grid, base, threads).params)
         elif target.scores is not None:  # what the row sets beyond (N_a, N_t), e.g. a temperature
             row = target.scores(choice)[1]
             chosen.update({k: v for k, v in row.items() if k != "templates" and k not in chosen})

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..estimators.fusion_proba import default_classifier
 from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
+from ..estimators.threads import check_threads
 from .features import compute_feature_set
 from .grid import Grid
 from .protocol import run_study
@@ -92,6 +93,7 @@ def evaluate(
     estimator_params=None,
     scheduler=None,
     log: Callable[[str], None] | None = None,
+    threads=None,
 ) -> Study:
     """The paper's tables for ``corpus`` (a :class:`~sklearn_zsfuse.datasets.Corpus`).
 
@@ -119,10 +121,14 @@ def evaluate(
     (``{"cache_dir": ...}`` to both, ``{"max_duration": 30}`` to both, ...).
     ``scheduler``: encode on the dask cluster at this address (or client) first,
     into ``estimator_params["cache_dir"]`` (see :func:`compute_feature_set`).
+    ``threads``: BLAS/OpenMP threads of the selection's fits and predictions, only while
+    they run (None: the package's choice, 1; -1: the libraries' own setting; see
+    :mod:`sklearn_zsfuse.estimators.threads`).
     """
     from .. import __version__
 
     start = time.perf_counter()
+    check_threads(threads, "threads")  # before the encoding, not after it
     classifier = resolve_classifier(classifier, class_weight)
     alms, fms = _model_list(alm, "alm"), _model_list(fm, "fm")
     layers = _layers(layer)
@@ -154,7 +160,7 @@ def evaluate(
     )
     study = run_study(
         feature_set, labels, folds, speakers, classes=classes, grid=grid, development=development,
-        classifier=classifier, dataset=dataset, test=test_mask, log=log,
+        classifier=classifier, dataset=dataset, test=test_mask, log=log, threads=threads,
     )
     study.cross_corpus = cross
     study.config = {
@@ -185,6 +191,7 @@ def evaluate(
         "std": "population standard deviation over test folds (ddof=0); none with a single test fold",
         "device": device,
         "batch_size": batch_size,
+        "threads": threads,
         "seconds": round(time.perf_counter() - start, 1),
         "version": __version__,
     }

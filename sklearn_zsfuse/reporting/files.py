@@ -82,12 +82,13 @@ def _jsonable(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _table_document(study) -> str:
+def _table_document(study, parts=None, title=None) -> str:
+    """table.md of ``study``; ``parts`` and ``title`` where they are not a categorical Study's."""
     from ..evaluation.tables import markdown_cell, markdown_table, markdown_text
 
     # Names and labels come from the corpus: escaped like report.html's (headings as cells: no stray '|')
-    lines = [f"# {markdown_cell(report_title(study))}", ""]
-    for level, title, kind, payload in sections(study):
+    lines = [f"# {markdown_cell(report_title(study) if title is None else title)}", ""]
+    for level, title, kind, payload in (sections(study) if parts is None else parts):
         lines += ["#" * level + " " + markdown_cell(title), ""]
         if kind == "facts":
             lines += [f"- {markdown_text(f)}" for f in payload]

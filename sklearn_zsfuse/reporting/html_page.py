@@ -53,6 +53,8 @@ _CAPTIONS = MappingProxyType({
     "amplification": "Zero-shot (prompt ensemble) UA over audio and text repeats; boxes: the inner-CV choices.",
     "reliability": "Reliability of the zero-shot probabilities before and after temperature scaling.",
     "layers": "UA against the specialist's layer.",
+    "scatter": "Predicted against rated, per dimension: the best system of each dimension's first table, test clips "
+               "of every fold pooled; the diagonal is perfect agreement.",
 })
 
 
@@ -68,13 +70,18 @@ def _compact(value) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
 
 
-def html_document(study, plots: dict) -> str:
-    """The page for ``study`` (a Study), with ``plots`` ({kind: PNG path}) embedded."""
+def html_document(study, plots: dict, parts=None, title=None) -> str:
+    """The page for ``study`` (a Study), with ``plots`` ({kind: PNG path}) embedded.
+
+    ``parts`` and ``title``: the report's sections and title where they are not a
+    categorical Study's (:func:`~.sections.sections`, :func:`~.sections.report_title`).
+    """
     from ..evaluation.tables import html_table
 
     e = html.escape
-    body = [f"<h1>{e(report_title(study))}</h1>"]
-    for level, title, kind, payload in sections(study):
+    page_title = report_title(study) if title is None else title
+    body = [f"<h1>{e(page_title)}</h1>"]
+    for level, title, kind, payload in (sections(study) if parts is None else parts):
         body.append(f"<h{level}>{e(title)}</h{level}>")
         if kind == "facts":
             body.append('<ul class="facts">' + "".join(f"<li>{e(f)}</li>" for f in payload) + "</ul>")
@@ -95,5 +102,5 @@ def html_document(study, plots: dict) -> str:
                    for key, value in study.config.items())
     body.append(f'<table class="config"><tbody>{rows}</tbody></table>')
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{e(report_title(study))}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            f"<title>{e(page_title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")
