@@ -57,6 +57,8 @@ def test_joined_entries_follow_the_layers_of_a_sweep():
         name = f"egemaps & w [layer {layer}]"
         np.testing.assert_array_equal(out.fms[name], np.hstack([one, swept[layer]]))
         assert out.fm_layers[name] == ("egemaps & w", layer)
+        # joined when used, like a sweep's stored layers: the parts are held, not copied
+        assert out.fms[name].parts[1] is swept[layer] and out.fms[name].shape == (n, 5)
     assert out.alms == {"clap": zs} and list(out.fms)[:4] == list(fms)
     # two swept models: joined layer by layer, not every layer with every layer
     both = {**fms, **{f"v [layer {k}]": v + 10 for k, v in swept.items()}}

@@ -62,7 +62,8 @@ DTYPE_HELP = (
 
 def add_runtime_options(p):
     p.add_argument("--device", type=device, default="auto",
-                   help="auto (CUDA when present), cpu, cuda, cuda:1, ... (default: auto)")
+                   help="auto (CUDA when present), cpu, cuda, cuda:1, ...; several, one model replica each: "
+                   "cuda:0,cuda:1 or cuda:all (default: auto)")
     p.add_argument("--batch-size", type=positive_int, default=8, help="clips per forward pass (default: 8)")
     p.add_argument("--dtype", choices=DTYPES, default="float32", help=DTYPE_HELP)
     p.add_argument("--cache-dir", type=Path, default=None,

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from .common import (
     add_runtime_options,
     add_selection_options,
@@ -18,9 +16,11 @@ from .common import (
     check_folder,
     estimator_params,
     load_selected,
+    log_for,
 )
 from .errors import UsageError, UserInputError
 from .parsing import layer, positive_int
+from .scheduler import add_scheduler_option, check_scheduler
 
 
 def add_parser(sub):
@@ -40,6 +40,7 @@ def add_parser(sub):
     em.add_argument("--out", required=True, type=Path, help="X.npy (plus X.paths.txt) or X.parquet")
     add_selection_options(em)
     add_runtime_options(em)
+    add_scheduler_option(em)
     return em
 
 
@@ -58,6 +59,7 @@ class Plan:
     batch_size: int
     estimator_params: dict
     quiet: bool
+    scheduler: str | None = None  # encode on this dask cluster first
 
 
 def check(args) -> Plan:
@@ -86,6 +88,7 @@ def check(args) -> Plan:
     else:
         raise UsageError("give audio files, or --dataset and --root.")
     check_folder(args.cache_dir, "--cache-dir")
+    scheduler = check_scheduler(args)
     if args.fm:
         if args.audio_repeats != 1:
             raise UsageError("--audio-repeats is for --alm; the specialist (--fm) sees each clip once.")
@@ -109,7 +112,7 @@ def check(args) -> Plan:
         paths = [str(p) for p in args.files]
     return Plan(fm=args.fm, alm=args.alm, layers=args.layer, audio_repeats=args.audio_repeats, paths=paths,
                 columns=columns, out=args.out, device=args.device, batch_size=args.batch_size,
-                estimator_params=estimator_params(args), quiet=args.quiet)
+                estimator_params=estimator_params(args), quiet=args.quiet, scheduler=scheduler)
 
 
 def run(plan: Plan) -> int:
@@ -120,14 +123,20 @@ def run(plan: Plan) -> int:
     announce_passes(1)
     common = dict(device=plan.device, batch_size=plan.batch_size, verbose=0 if plan.quiet else 1,
                   **plan.estimator_params)
+    if plan.scheduler is not None:  # the cluster fills the cache; the pass below reads it
+        from ..estimators.cluster import encode_on_cluster
+
+        model = FMEmbedder(plan.fm, **common) if plan.fm else ALMZeroShotScorer(
+            plan.alm, audio_repeats=plan.audio_repeats, **common)
+        encode_on_cluster([model], paths, plan.scheduler, verbose=common["verbose"], log=log_for(plan.quiet))
     if plan.fm and len(plan.layers) == 1:
         emb = FMEmbedder(plan.fm, layer=plan.layers[0], **common).fit(paths)
         X, names = emb.transform(paths), [str(n) for n in emb.get_feature_names_out()]
     elif plan.fm:  # several layers from one pass: the cache holds every layer's pooled states
         emb = FMEmbedder(plan.fm, **common).fit(paths)
-        layers = emb.layer_embeddings(paths)
+        layers = emb.layer_embeddings(paths, layers=plan.layers)  # only these, written as clips come
         base = [str(n) for n in emb.get_feature_names_out()]
-        X = np.hstack([layers[:, k] for k in plan.layers])
+        X = layers.reshape(len(paths), -1)  # one block of columns per layer
         names = [f"layer{k}_{n}" for k in plan.layers for n in base]
     else:
         scorer = ALMZeroShotScorer(plan.alm, audio_repeats=plan.audio_repeats, **common)

@@ -25,6 +25,7 @@ from .common import (
 )
 from .errors import UsageError, UserInputError
 from .parsing import Extend, layer, parse_grid, parse_labels, parse_prompts
+from .scheduler import add_scheduler_option, check_scheduler
 
 DEFAULT_ALM = "laion/clap-htsat-unfused"
 DEFAULT_FM = "microsoft/wavlm-large"
@@ -87,6 +88,7 @@ def add_parser(sub):
     add_selection_options(ev)
     add_threads_option(ev, "the classifiers' fits and predictions (selection, final fits)")
     add_runtime_options(ev)
+    add_scheduler_option(ev)
     return ev
 
 
@@ -110,6 +112,7 @@ class Plan:
     batch_size: int
     estimator_params: dict
     quiet: bool
+    scheduler: str | None = None  # encode on this dask cluster first
     targets: tuple | None = None  # --target: the dimensions to predict (None: the categorical run)
     threads: int | None = None  # BLAS/OpenMP threads of the fits (None: the package's choice)
     specialist_pairs: bool = False  # --specialist-pairs: every two specialists also evaluated side by side
@@ -147,6 +150,7 @@ def check(args) -> Plan:
                 "the plots need matplotlib: pip install 'sklearn-zsfuse[plots]', or pass --no-plots.") from None
     check_folder(args.out, "--out")
     check_folder(args.cache_dir, "--cache-dir")
+    scheduler = check_scheduler(args)
     for fm in fms:
         check_fm(fm, "--fm")
     if args.layer is not None:
@@ -168,7 +172,7 @@ def check(args) -> Plan:
         name=args.name, out=args.out or Path("zsfuse-results") / name.replace(" -> ", "_to_"),
         class_weight=args.class_weight, save_model=args.save_model, plots=not args.no_plots, device=args.device,
         batch_size=args.batch_size, estimator_params=estimator_params(args), quiet=args.quiet, threads=args.threads,
-        specialist_pairs=args.specialist_pairs,
+        specialist_pairs=args.specialist_pairs, scheduler=scheduler,
         targets=tuple(s.partition("=")[0].strip() for s in args.target) if args.target else None,
     )
 
@@ -263,7 +267,7 @@ def run(plan: Plan) -> int:
         plan.corpus, alm=plan.alms, fm=plan.fms, layer=plan.layers, test_corpus=plan.test_corpus, name=plan.name,
         grid=plan.grid, class_prompts=plan.prompts, classifier=classifier, device=plan.device,
         batch_size=plan.batch_size, verbose=0 if plan.quiet else 1, estimator_params=plan.estimator_params, log=log,
-        threads=plan.threads, specialist_pairs=plan.specialist_pairs,
+        threads=plan.threads, specialist_pairs=plan.specialist_pairs, scheduler=plan.scheduler,
     )
     written = write_report(evaluation, plan.out, plots=plan.plots)
     print(evaluation.table())

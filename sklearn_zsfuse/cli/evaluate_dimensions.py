@@ -55,7 +55,9 @@ def check_targets(args):
                (args.test_dataset, "--test-dataset", "cross-corpus tests are categorical only"),
                (args.class_weight, "--class-weight", "classes are not weighed when ratings are predicted"),
                (args.prompt, "--prompt", "it words classes; the poles of each dimension have built-in words"),
-               (args.specialist_pairs, "--specialist-pairs", "joined specialists are evaluated on categories only")]
+               (args.specialist_pairs, "--specialist-pairs", "joined specialists are evaluated on categories only"),
+               (args.scheduler, "--scheduler", "the dimensional run encodes in this process (encode on the "
+                "cluster first with `zsfuse embed --scheduler` into the same --cache-dir)")]
     for given, option, why in refused:
         if given:
             raise UsageError(f"{option} with --target: {why}.")

@@ -103,12 +103,14 @@ def threads(text: str) -> int:
     return value
 
 
-_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?|xpu(:\d+)?")
+_ONE_DEVICE = r"\s*(cpu|mps|cuda(:\d+)?|xpu(:\d+)?)\s*"
+_DEVICE = re.compile(rf"auto|cuda:all|{_ONE_DEVICE}(,{_ONE_DEVICE})*")
 
 
 def device(text: str) -> str:
     if not _DEVICE.fullmatch(text.strip()):
-        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda, cuda:N or mps, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected auto, cpu, cuda, cuda:N, mps, a list such as cuda:0,cuda:1, or cuda:all, got {text!r}")
     return text.strip()
 
 

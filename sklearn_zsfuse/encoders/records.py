@@ -92,18 +92,22 @@ class ModelRecord:
         return f"ModelRecord({self.key!r})"
 
 
-# (kind, spec, revision, device, dtype) -> record. Reentrant: a registered loader may
+# (kind, spec, revision, device, dtype) -> record (a further replica on the same device: its
+# device is "DEVICE#k", see .devices). Reentrant: a registered loader may
 # load another model (its text tower, say) while its own load holds the lock.
 _records: dict[tuple, ModelRecord] = {}
 _lock = threading.RLock()
 
 
-def model_record(kind: str, model, *, revision=None, device="auto", dtype="float32") -> ModelRecord:
-    """The record of ``model`` (a name, path or spec) of ``kind`` ("alm" or "fm"), loaded once."""
+def model_record(kind: str, model, *, revision=None, device="auto", dtype="float32", replica: int = 0) -> ModelRecord:
+    """The record of ``model`` (a name, path or spec) of ``kind`` ("alm" or "fm"), loaded once.
+
+    ``device`` is one device; ``replica`` > 0 loads a further copy on it (see :mod:`.devices`).
+    """
     spec = KINDS[kind].resolve(model)
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
-    key = (kind, spec, revision, device, str(torch_dtype))
+    key = (kind, spec, revision, f"{device}#{replica}" if replica else device, str(torch_dtype))
     with _lock:
         record = _records.get(key)
         if record is None:

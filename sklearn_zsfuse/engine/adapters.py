@@ -13,7 +13,9 @@ Each has the same members: ``key_prefix`` and ``key(item)`` (the cache key),
 ``shape`` (of each result), ``seconds(item)`` (what an item costs the model, or
 None for fixed-size inputs batched in input order), ``prepare(item)`` (on the
 input workers: the model's input and whether the clip is digital silence) and
-``embed(inputs)`` (on the model's thread: one result per input). The probe
+``embed(inputs)`` (on the model's thread: one result per input); ``on(record)``
+is the same adapter for another replica of the model (another device, see
+:mod:`.replicas`). The probe
 embeddings estimators keep (``probe_embedding_``) are computed here too, through
 the same ``prepare`` and ``embed``, once per loaded model.
 """
@@ -71,6 +73,10 @@ class ALMAudio:
     def shape(self) -> tuple:
         return alm_probe(self.record).shape  # one space for audio and text
 
+    def on(self, record: ModelRecord) -> ALMAudio:
+        return ALMAudio(record, audio_repeats=self.repeats, crop=self.crop, seed=self.seed,
+                        max_duration=self.max_duration)
+
     def key(self, clip: Clip) -> str:
         return clip.content_key()
 
@@ -117,6 +123,9 @@ class PromptText:
     def shape(self) -> tuple:
         return alm_probe(self.record).shape
 
+    def on(self, record: ModelRecord) -> PromptText:
+        return PromptText(record)
+
     def key(self, text: str) -> str:
         return str(text)
 
@@ -146,6 +155,8 @@ class SpeechLayers:
         self.record, self.encoder = record, record.encoder
         rate = self.encoder.sampling_rate
         self.max_duration = max_duration
+        self.options = {"max_duration": max_duration, "chunk_seconds": chunk_seconds, "batch_size": batch_size,
+                        "max_batch_seconds": max_batch_seconds}
         chunked = chunk_seconds is not None and record.abilities.frame_sums
         self.chunk_samples = max(1, int(round(chunk_seconds * rate))) if chunked else None
         self.batch_size = batch_size
@@ -156,6 +167,9 @@ class SpeechLayers:
             chunk_key = float(chunk_seconds)
         self.key_prefix = (record.fingerprint, "fm-pooled-layers", max_duration, chunk_key)
         self.shape = (int(self.encoder.n_layers), int(self.encoder.hidden_size))
+
+    def on(self, record: ModelRecord) -> SpeechLayers:
+        return SpeechLayers(record, **self.options)
 
     def key(self, clip: Clip) -> str:
         return clip.content_key()

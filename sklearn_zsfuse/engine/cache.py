@@ -168,9 +168,13 @@ def disk_cache(cache_dir) -> DiskCache | None:
 
 
 class CacheTiers:
-    """Memory first, then disk; values found on disk are kept in memory too."""
+    """Memory first, then disk; values found on disk are kept in memory too.
 
-    def __init__(self, memory: EmbeddingCache, disk: DiskCache | None = None):
+    ``memory`` may be None: a run that streams its results elsewhere (a feature store, a
+    worker filling a shared disk cache) holds none of them in this process.
+    """
+
+    def __init__(self, memory: EmbeddingCache | None, disk: DiskCache | None = None):
         self.memory = memory
         self.disk = disk
 
@@ -182,20 +186,27 @@ class CacheTiers:
         is what a disk entry must have: one of another shape is corrupt. ``silent``:
         the entry's clip was digital silence (known for entries made in this process).
         """
-        entry = self.memory.entry(key)
-        if entry is not None:
-            return entry[0], "memory", entry[1]
-        if self.disk is not None:
-            value = self.disk.get(key, shape)
-            if value is not None:
-                self.memory.put(key, value)
-                return value, "disk", False
-        return None, None, False
+        return self.from_memory(key) or self.from_disk(key, shape) or (None, None, False)
+
+    def from_memory(self, key: tuple) -> tuple[np.ndarray, str, bool] | None:
+        """``(value, "memory", silent)``, or None."""
+        entry = None if self.memory is None else self.memory.entry(key)
+        return None if entry is None else (entry[0], "memory", entry[1])
+
+    def from_disk(self, key: tuple, shape: tuple | None = None) -> tuple[np.ndarray, str, bool] | None:
+        """``(value, "disk", False)``, or None; the value is kept in memory too (thread-safe)."""
+        value = None if self.disk is None else self.disk.get(key, shape)
+        if value is None:
+            return None
+        if self.memory is not None:
+            self.memory.put(key, value)
+        return value, "disk", False
 
     def get(self, key: tuple, shape: tuple | None = None):
         return self.lookup(key, shape)[0]
 
     def put(self, key: tuple, value: np.ndarray, silent: bool = False) -> None:
-        self.memory.put(key, value, silent)
+        if self.memory is not None:
+            self.memory.put(key, value, silent)
         if self.disk is not None:
             self.disk.put(key, value)

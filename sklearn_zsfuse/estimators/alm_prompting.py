@@ -117,6 +117,8 @@ class ALMPromptMixin(AudioModelMixin):
         return ALMAudio(record, audio_repeats=self.audio_repeats, crop=self.crop, seed=self._crop_seed(),
                         max_duration=self.max_duration)
 
+    _adapter = _audio
+
     def _crop_seed(self):
         if self.crop != "random":
             return None

@@ -195,15 +195,31 @@ class FMEmbedder(AudioModelMixin, TransformerMixin, BaseEstimator):
         self.probe_embedding_ = fm_probe(record).copy()
         return self
 
-    def layer_embeddings(self, X) -> np.ndarray:
-        """(n_clips, n_layers, hidden_size) pooled hidden states of every layer."""
+    def layer_embeddings(self, X, layers=None) -> np.ndarray:
+        """(n_clips, n_layers, hidden_size) pooled hidden states of every layer.
+
+        ``layers``: only these hidden states (indices, or ``"all"`` for their mean), in
+        this order: (n_clips, len(layers), hidden_size). Clips are written into the
+        result as they are encoded: nothing else of that size is held.
+        """
         clips = prepare_clips(X, self.sampling_rate)
-        return np.stack(engine.run(clips, self._layers(self._record()), self._settings()))
+        record = self._record()
+        picks = None if layers is None else list(layers)
+        n_out = record.encoder.n_layers if picks is None else len(picks)
+        out = np.empty((len(clips), n_out, record.encoder.hidden_size), np.float32)
+
+        def put(i, value):
+            out[i] = value if picks is None else [value.mean(axis=0) if k == "all" else value[k] for k in picks]
+
+        self._encode_into(clips, put)
+        return out
 
     def _layers(self, record) -> SpeechLayers:
         """What this embedder makes of a clip: every layer pooled, long clips in chunks."""
         return SpeechLayers(record, max_duration=self.max_duration, chunk_seconds=self.chunk_seconds,
                             batch_size=self.batch_size, max_batch_seconds=self.max_batch_seconds)
+
+    _adapter = _layers
 
     def transform(self, X):
         """Pooled embeddings of shape (n_clips, hidden_size)."""
@@ -211,11 +227,14 @@ class FMEmbedder(AudioModelMixin, TransformerMixin, BaseEstimator):
         clips = prepare_clips(X, self.sampling_rate)  # bad input fails before a model loads
         record = self._record()
         self._check_model(record, "embeddings of a probe signal", lambda: fm_probe(record))
-        per_clip = engine.run(clips, self._layers(record), self._settings())
-        # Pick the layer clip by clip: an (n_clips, n_layers, hidden) array is never built.
-        if self.layer == "all":
-            return np.stack([p.mean(axis=0) for p in per_clip])
-        return np.stack([p[self.layer] for p in per_clip])
+        out = np.empty((len(clips), record.encoder.hidden_size), dtype=np.float32)
+        layer = self.layer
+
+        def put(i, value):  # the layer of each clip as it comes: no clip's other layers are kept
+            out[i] = value.mean(axis=0) if layer == "all" else value[layer]
+
+        engine.run(clips, self._layers(record), self._settings(), into=put)
+        return out
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..encoders import model_record
 from ..encoders.base import ModelMismatchError
+from ..encoders.devices import primary_device, replica_records
 from ..encoders.embedded import EmbeddedModel, pack_model, unpack_model
 from ..encoders.model_files import model_paths
 from ..encoders.registry import registered_spec
@@ -88,8 +89,15 @@ class AudioModelMixin:
         return self.model, self.revision
 
     def _record(self):
+        """The model on the (first) device: the one whose outputs a fitted estimator keeps."""
         source, revision = self._source()
-        return model_record(self._kind, source, revision=revision, device=self.device, dtype=self.dtype)
+        return model_record(self._kind, source, revision=revision, device=primary_device(self.device),
+                            dtype=self.dtype)
+
+    def _replicas(self) -> tuple:
+        """The model on each further device of ``device`` (``"cuda:0,cuda:1"``, ``"cuda:all"``)."""
+        source, revision = self._source()
+        return replica_records(self._kind, source, revision=revision, device=self.device, dtype=self.dtype)[1:]
 
     def _settings(self):
         """How the engine runs this estimator's clips: batches, input workers, the caches."""
@@ -104,7 +112,26 @@ class AudioModelMixin:
             max_batch_seconds=self.max_batch_seconds,
             n_workers=self.n_workers,
             verbose=self.verbose,
+            replicas=self._replicas(),
         )
+
+    def _adapter(self, record):  # pragma: no cover - each estimator names its adapter
+        """What the engine makes of this estimator's clips on ``record`` (:mod:`sklearn_zsfuse.engine.adapters`)."""
+        raise NotImplementedError
+
+    def _encode_into(self, clips, into, *, memory: bool = True) -> dict:
+        """Every clip of ``clips`` (``prepare_clips``'s) through the engine, each result to ``into(index, value)``.
+
+        Nothing is returned but the run's counts (``encoded``, ``memory``, ``disk``,
+        ``duplicate``); with ``memory=False`` no result is kept in the process's memory
+        tier either (a layer sweep writing its store, a worker filling a shared cache).
+        """
+        from dataclasses import replace
+
+        from ..engine import run
+
+        settings = self._settings() if memory else replace(self._settings(), memory=None)
+        return run(clips, self._adapter(self._record()), settings, into=into)
 
     def _check_weights_can_travel(self, record) -> None:
         """Refuse ``store_weights_in_pickle=True`` at ``fit`` for a model whose files cannot be embedded.

@@ -88,7 +88,10 @@ class ALMZeroShotScorer(ALMPromptMixin, ClassifierMixin, TransformerMixin, BaseE
     sampling_rate : int or None, default=None
         Rate of waveform arrays in ``X``; files carry their own rate.
     device : str, default="auto"
-        "auto" picks CUDA when available, else CPU.
+        "auto" picks CUDA when available, else CPU. Several devices, one replica
+        of the model on each, batches dealt to them in turn and results in input
+        order: a comma list (``"cuda:0,cuda:1"``) or ``"cuda:all"``; the first
+        device's model computes the prompts and the probe.
     dtype : {"float32", "float16", "bfloat16", "auto"}, default="float32"
         The models' precision. "bfloat16" about halves the time where the
         hardware computes in bf16 natively: CUDA devices of compute capability

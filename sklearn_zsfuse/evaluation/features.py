@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.base import clone
 
+from ..audio import prepare_clips
 from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
+from .feature_store import LayerStore
 from .grid import Grid
 from .zero_shot_passes import zero_shot_passes
 
@@ -46,7 +48,9 @@ class FeatureSet:
 
     ``alms``: ALM name -> :class:`ZeroShotFeatures`; ``fms``: specialist name
     (with its layer when several are evaluated, e.g. ``"wavlm [layer 3]"``) ->
-    ``(n, D)`` embeddings. ``fm_layers`` maps those names to ``(model, layer)``.
+    ``(n, D)`` embeddings (the layers of a sweep are
+    :class:`~.feature_store.StoredLayer`: on disk, read whole where used).
+    ``fm_layers`` maps those names to ``(model, layer)``.
     """
 
     alms: dict = field(default_factory=dict)
@@ -105,6 +109,7 @@ def compute_feature_set(
     verbose=0,
     estimator_params=None,
     concurrent=True,
+    scheduler=None,
     log: Callable[[str], None] | None = None,
 ) -> FeatureSet:
     """Run every ALM and every specialist once over ``paths`` (no labels are used).
@@ -115,6 +120,10 @@ def compute_feature_set(
     "layer" (eGeMAPS) is evaluated once, under its own name. ``estimator_params`` go to the
     estimator(s) that take them (:func:`~sklearn_zsfuse.estimators.pipeline.route_params`). With
     ``concurrent=True`` the specialists run on a second thread while the ALMs encode.
+    ``scheduler`` (a dask scheduler's address or client): every encoding pass runs
+    on that cluster first, shard by shard, into ``estimator_params["cache_dir"]``
+    (:func:`~sklearn_zsfuse.estimators.cluster.encode_on_cluster`); this process
+    then reads the results from there.
     """
     from ..estimators.embedding import FMEmbedder
     from ..estimators.pipeline import route_params
@@ -151,6 +160,15 @@ def compute_feature_set(
         scorer = ALMZeroShotScorer(alm, classes=list(classes), class_prompts=class_prompts, **common, **alm_params)
         single = clone(scorer).set_params(templates=single_template).fit(paths)
         scorers[alm] = (scorer, single)
+    configs = [(1, 1)] + [c for c in grid.amplifications if c != (1, 1)]
+    if scheduler is not None:
+        from ..estimators.cluster import encode_on_cluster
+
+        # one pass per specialist and per N_a (templates and N_t change no audio embedding)
+        repeats = sorted({c[0] for c in configs})
+        passes = list(embedders.values()) + [clone(scorer).set_params(audio_repeats=n_a)
+                                             for scorer, _ in scorers.values() for n_a in repeats]
+        encode_on_cluster(passes, paths, scheduler, verbose=verbose, log=log)
 
     def embed_all() -> tuple[dict, dict]:
         out, which = {}, {}
@@ -162,10 +180,12 @@ def compute_feature_set(
                 which[name] = (str(fm), embedder.layer)
                 continue
             log(f"specialist {name}: embedding {len(paths)} clips, layers {layers} from one pass")
-            stacked = embedder.layer_embeddings(paths)  # (n, n_layers, D): every layer, one encoding
+            # every layer from one encoding, each clip's layers written to disk as they come
+            store = LayerStore(len(paths), embedder.n_features_out_, layers)
+            embedder._encode_into(prepare_clips(paths, embedder.sampling_rate), store.write, memory=False)
             for layer in layers:
                 key = _layer_name(name, layer, len(layers) > 1)
-                out[key] = stacked.mean(axis=1) if layer == "all" else stacked[:, layer]
+                out[key] = store.layer(layer)  # read when the protocol uses it
                 which[key] = (str(fm), layer)
         return out, which
 

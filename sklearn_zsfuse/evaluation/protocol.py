@@ -205,8 +205,9 @@ class _SpecialistRun:
     steps = 1
 
     def step(self, fold: Fold, progress, about: str = ""):
-        model = clone(self.base).fit(self.embeddings[fold.train], self.labels[fold.train])
-        predicted = model.predict(self.embeddings[fold.test])
+        embeddings = np.asarray(self.embeddings)  # a sweep's stored layer: read once per step
+        model = clone(self.base).fit(embeddings[fold.train], self.labels[fold.train])
+        predicted = model.predict(embeddings[fold.test])
         for name in self.names:
             self.rows.add(name, fold, predicted, {})
         progress.update()

@@ -92,6 +92,7 @@ def evaluate(
     batch_size=8,
     verbose=0,
     estimator_params=None,
+    scheduler=None,
     log: Callable[[str], None] | None = None,
     threads=None,
     specialist_pairs: bool = False,
@@ -120,6 +121,8 @@ def evaluate(
     ``classifier``, not both.
     ``estimator_params`` go to the estimator(s) that take them
     (``{"cache_dir": ...}`` to both, ``{"max_duration": 30}`` to both, ...).
+    ``scheduler``: encode on the dask cluster at this address (or client) first,
+    into ``estimator_params["cache_dir"]`` (see :func:`compute_feature_set`).
     ``threads``: BLAS/OpenMP threads of the selection's fits and predictions, only while
     they run (None: the package's choice, 1; -1: the libraries' own setting; see
     :mod:`sklearn_zsfuse.estimators.threads`).
@@ -160,7 +163,7 @@ def evaluate(
     feature_set = compute_feature_set(
         paths, classes, alms=alms, fms=fms, layers=layers, grid=grid, templates=templates,
         single_template=single_template, class_prompts=class_prompts, device=device,
-        batch_size=batch_size, verbose=verbose, estimator_params=estimator_params, log=log,
+        batch_size=batch_size, verbose=verbose, estimator_params=estimator_params, scheduler=scheduler, log=log,
     )
     if specialist_pairs:
         feature_set = with_specialist_pairs(feature_set)

@@ -12,6 +12,11 @@ a model evaluated at one layer (eGeMAPS, or any model without a layer sweep) is
 joined with each of the other's entries; two models swept over the same layers
 are joined layer by layer (``"egemaps & ge2e [layer 1]"`` is eGeMAPS beside GE2E's
 layer 1). Nothing here sees a label.
+
+A joined entry is :class:`JoinedFeatures`, read when used like a sweep's stored
+layers (:mod:`~sklearn_zsfuse.evaluation.feature_store`): the protocol works on one
+specialist at a time, so a sweep joined layer by layer never holds every joined
+array at once.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import numpy as np
 
 from .features import FeatureSet
 
-__all__ = ["JOIN", "with_specialist_pairs"]
+__all__ = ["JOIN", "JoinedFeatures", "with_specialist_pairs"]
 
 JOIN = " & "  # in a joined specialist's name: "egemaps & ge2e"
 
@@ -43,9 +48,44 @@ def with_specialist_pairs(feature_set: FeatureSet) -> FeatureSet:
         model = f"{first}{JOIN}{second}"
         for layer, a, b in _matched(by_model[first], by_model[second]):
             name = model if layer is None else f"{model} [layer {layer}]"
-            fms[name] = np.hstack([np.asarray(feature_set.fms[a]), np.asarray(feature_set.fms[b])])
+            fms[name] = JoinedFeatures((feature_set.fms[a], feature_set.fms[b]))
             fm_layers[name] = (model, layer)
     return FeatureSet(alms=dict(feature_set.alms), fms=fms, fm_layers=fm_layers)
+
+
+class JoinedFeatures:
+    """Arrays of the same clips side by side, ``(n, d1 + d2 + ...)``, joined whenever used (``np.asarray``)."""
+
+    ndim = 2
+
+    def __init__(self, parts):
+        self.parts = tuple(parts)
+        if len({len(p) for p in self.parts}) != 1:
+            raise ValueError(f"joined arrays must have the same clips, got lengths {[len(p) for p in self.parts]}.")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.parts[0]), sum(int(p.shape[1]) for p in self.parts))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.result_type(*(p.dtype for p in self.parts))
+
+    def __len__(self) -> int:
+        return len(self.parts[0])
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.hstack([np.asarray(p) for p in self.parts])
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __getitem__(self, index):
+        return np.asarray(self)[index]
+
+    def __reduce__(self):
+        return np.asarray, (np.asarray(self),)
+
+    def __repr__(self) -> str:
+        return f"JoinedFeatures(shape={self.shape})"
 
 
 def _matched(first: list, second: list) -> list:
