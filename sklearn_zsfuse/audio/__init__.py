@@ -5,7 +5,6 @@
 - :mod:`.window`: tiling (audio amplification) and the pad/crop to a model's window.
 """
 
-from . import clips
 from .clips import (
     MAX_SAMPLING_RATE,
     MIN_SAMPLING_RATE,
@@ -18,5 +17,19 @@ from .clips import (
 from .decode import check_clips, decode, prepare_clips, resample
 from .window import amplified_window, fit_to_window, tile
 
-__all__ = [*clips.__all__, "amplified_window", "check_clips", "decode", "fit_to_window", "prepare_clips", "resample",
-           "tile"]
+__all__ = [
+    "AudioInputError",
+    "Clip",
+    "MAX_SAMPLING_RATE",
+    "MIN_SAMPLING_RATE",
+    "SilentAudioWarning",
+    "amplified_window",
+    "as_clip_list",
+    "check_clips",
+    "decode",
+    "fit_to_window",
+    "prepare_clips",
+    "raise_for_problems",
+    "resample",
+    "tile",
+]

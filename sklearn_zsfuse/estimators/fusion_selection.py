@@ -173,23 +173,26 @@ def select_fusion(
     scorer = _scorer(scoring)
     common = dict(space=space, classifier=classifier, n_zero_shot=zs.shape[1], zero_shot_classes=zero_shot_classes,
                   n_threads=n_threads)
-    X = np.hstack([zs, emb])
     weighted = [j for j, c in enumerate(candidates) if c["method"] == "weighted"]
     scores = np.full((len(splits), len(candidates)), np.nan)
 
-    def score(classes, proba, rows):
+    def joined(rows):  # [zs | emb] of these rows only: the whole joined matrix is never held
+        return np.hstack([zs[rows], emb[rows]])
+
+    def score(classes, proba, rows, X_rows):
         kwargs = {} if sample_weight is None else {"sample_weight": np.asarray(sample_weight)[rows]}
-        return scorer(_FixedProbabilities(classes, proba), X[rows], y[rows], **kwargs)
+        return scorer(_FixedProbabilities(classes, proba), X_rows, y[rows], **kwargs)
 
     bar = progress_bar(len(splits), "inner CV", unit="split", detail=True)  # shown inside a zsfuse run only
     for i, (fit_rows, val_rows) in enumerate(splits):
         fit_rows, val_rows = np.asarray(fit_rows), np.asarray(val_rows)
         fit_weight = None if sample_weight is None else np.asarray(sample_weight)[fit_rows]
+        X_fit, X_val = joined(fit_rows), joined(val_rows)
         if weighted:
             wants_fit = any(candidates[j].get("temperature") == "fit" for j in weighted)
             est = LateFusionClassifier("weighted", 0.0, temperature="fit" if wants_fit else None, **common)
-            est.fit(X[fit_rows], y[fit_rows], sample_weight=fit_weight)
-            p_fm = est.predict_proba(X[val_rows])  # weight 0: the classifier alone
+            est.fit(X_fit, y[fit_rows], sample_weight=fit_weight)
+            p_fm = est.predict_proba(X_val)  # weight 0: the classifier alone
             p_zs = {}
             for j in weighted:
                 t, w = candidates[j].get("temperature"), candidates[j]["weight"]
@@ -197,12 +200,13 @@ def select_fusion(
                 if w > 0 and t not in p_zs:
                     p_zs[t] = zero_shot_probabilities(zs[val_rows], est.zero_shot_classes_, est.classes_, t)
                 proba = fuse_probabilities(p_zs.get(t), p_fm, w, space)
-                scores[i, j] = score(est.classes_, proba, val_rows)
+                scores[i, j] = score(est.classes_, proba, val_rows, X_val)
         for j, c in enumerate(candidates):
             if c["method"] == "concat":
                 est = LateFusionClassifier("concat", normalize=c.get("normalize", "standard"), **common)
-                est.fit(X[fit_rows], y[fit_rows], sample_weight=fit_weight)
-                scores[i, j] = score(est.classes_, est.predict_proba(X[val_rows]), val_rows)
+                est.fit(X_fit, y[fit_rows], sample_weight=fit_weight)
+                scores[i, j] = score(est.classes_, est.predict_proba(X_val), val_rows, X_val)
+        del X_fit, X_val
         bar.update()
     bar.close()
     return FusionSelection(candidates=[dict(c) for c in candidates], scores=scores)

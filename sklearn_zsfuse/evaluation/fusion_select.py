@@ -22,12 +22,18 @@ from ..estimators.fusion import LateFusionClassifier
 from ..estimators.fusion_selection import select_fusion
 from .metrics import unweighted_accuracy
 
-__all__ = ["FittedFusion", "fit_fusion", "local_splits"]
+__all__ = ["FittedFusion", "fit_fusion", "joined_rows", "local_splits"]
 
 
 def local_splits(train: np.ndarray, splits: list) -> list:
     """Inner splits as positions within ``train`` (what a CV estimator fitted on ``X[train]`` is given)."""
     return [(np.searchsorted(train, a), np.searchsorted(train, b)) for a, b in splits]
+
+
+def joined_rows(zero_shot, embeddings, rows) -> np.ndarray:
+    """``[zero-shot logits | embedding]`` of ``rows`` (a sweep's stored layer is read once, then dropped)."""
+    embeddings = np.asarray(embeddings)
+    return np.hstack([zero_shot[rows], embeddings[rows]])
 
 
 @dataclass
@@ -54,26 +60,27 @@ class FittedFusion:
         return {**out, "weights": weights, "inner_ua": self.inner_ua, "test_ua": test_ua, "chosen": chosen}
 
 
-def fit_fusion(system, X, labels, fold, classes, grid, base, n_threads=None) -> FittedFusion:
-    """Fit fusion row ``system`` (a :class:`~.systems.System`) on ``fold.train`` of ``X``.
+def fit_fusion(system, X_train, y_train, splits, classes, grid, base, n_threads=None) -> FittedFusion:
+    """Fit fusion row ``system`` (a :class:`~.systems.System`) on a fold's training clips.
 
-    ``X`` is ``[zero-shot logits | embedding]``.
+    ``X_train`` is ``[zero-shot logits | embedding]`` of those clips only, ``y_train``
+    their labels, ``splits`` the inner splits as positions in them (:func:`local_splits`):
+    the protocol never holds the joined matrix of every clip.
 
-    Its settings are chosen on ``fold.splits`` by :func:`select_fusion` (UA, the
+    Its settings are chosen on ``splits`` by :func:`select_fusion` (UA, the
     earliest candidate on ties: the smaller weight, raw logits, standardisation).
     ``n_threads``: the fusion's BLAS/OpenMP threads (:mod:`sklearn_zsfuse.estimators.threads`).
     """
-    train = fold.train
     n = len(classes)
     candidates = system.candidates(grid)
     selection = select_fusion(
-        X[train, :n], X[train, n:], labels[train], local_splits(train, fold.splits), candidates, classifier=base,
+        X_train[:, :n], X_train[:, n:], y_train, splits, candidates, classifier=base,
         scoring="balanced_accuracy", zero_shot_classes=list(classes), n_threads=n_threads,
     )
     params = selection.best_params
     model = LateFusionClassifier(classifier=base, n_zero_shot=n, zero_shot_classes=list(classes), n_threads=n_threads,
                                  **params)
-    model.fit(X[train], labels[train])
+    model.fit(X_train, y_train)
     chosen = dict(params)
     if params.get("temperature") == "fit":
         chosen["temperature"] = float(model.temperature_)

@@ -30,7 +30,7 @@ from ..reporting.progress import phase
 from . import systems
 from .compare import paired_comparison
 from .features import Features, FeatureSet, ZeroShotFeatures
-from .fusion_select import fit_fusion
+from .fusion_select import fit_fusion, joined_rows, local_splits
 from .grid import Grid
 from .metrics import (
     confusion,
@@ -227,13 +227,16 @@ class _FusionRun:
 
     def step(self, fold: Fold, progress, about: str = ""):
         choice = self.zero_shot.chosen[fold.id]  # the fusion fuses the zero-shot system chosen in this fold
-        X = np.hstack([choice.amplified, self.embeddings])
+        # the training and test rows apart: the joined matrix of every clip is never held (issue 21)
+        X_train = joined_rows(choice.amplified, self.embeddings, fold.train)
+        X_test = joined_rows(choice.amplified, self.embeddings, fold.test)
+        y_train, splits = self.labels[fold.train], local_splits(fold.train, fold.splits)
         for system in self.systems:
             progress.describe(f"{about}, {system.name}")
-            fitted = fit_fusion(system, X, self.labels, fold, self.classes, self.grid, self.base, self.n_threads)
-            self.rows.add(system.name, fold, fitted.model.predict(X[fold.test]), {**choice.params, **fitted.params})
+            fitted = fit_fusion(system, X_train, y_train, splits, self.classes, self.grid, self.base, self.n_threads)
+            self.rows.add(system.name, fold, fitted.model.predict(X_test), {**choice.params, **fitted.params})
             self.selection[system.name].append(
-                {"fold": fold.id, **fitted.diagnostics(X[fold.test], self.labels[fold.test])})
+                {"fold": fold.id, **fitted.diagnostics(X_test, self.labels[fold.test])})
             progress.update()
 
 
@@ -341,9 +344,10 @@ def select_final(features: Features, labels, folds, speakers, *, classes=None, g
                                   configs)
         chosen = {"audio_repeats": choice.audio_repeats, "text_repeats": choice.text_repeats}
         if features.embeddings is not None and target.candidates is not None:
-            X = np.hstack([choice.amplified, features.embeddings])
+            X = joined_rows(choice.amplified, features.embeddings, everything)
+            splits = local_splits(everything, fold.splits)
             with thread_limit(threads, "threads"):
-                chosen.update(fit_fusion(target, X, labels, fold, classes, grid, base, threads).params)
+                chosen.update(fit_fusion(target, X, labels, splits, classes, grid, base, threads).params)
         elif target.scores is not None:  # what the row sets beyond (N_a, N_t), e.g. a temperature
             row = target.scores(choice)[1]
             chosen.update({k: v for k, v in row.items() if k != "templates" and k not in chosen})
