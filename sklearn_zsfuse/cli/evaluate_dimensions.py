@@ -88,7 +88,7 @@ def check_targets(args):
 
 
 def run_dimensions(plan) -> int:
-    from ..evaluation import evaluate_dimensions
+    from ..evaluation import evaluate
     from ..reporting.dimension_report import write_dimensional_report
     from .common import announce_passes, log_for
 
@@ -96,8 +96,8 @@ def run_dimensions(plan) -> int:
     for line in plan.corpus.summary().splitlines():
         log(line)
     announce_passes(len(plan.fms) + len(plan.alms) * (1 + len({(1, 1), *plan.grid.amplifications})))
-    study = evaluate_dimensions(
-        plan.corpus, plan.targets, alm=plan.alms, fm=plan.fms, layer=plan.layers, name=plan.name, grid=plan.grid,
+    study = evaluate(
+        plan.corpus, target=list(plan.targets), alm=plan.alms, fm=plan.fms, layer=plan.layers, name=plan.name, grid=plan.grid,
         device=plan.device, batch_size=plan.batch_size, verbose=0 if plan.quiet else 1,
         estimator_params=plan.estimator_params, log=log, threads=plan.threads,
     )

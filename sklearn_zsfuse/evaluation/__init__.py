@@ -35,8 +35,8 @@ Each fusion row is compared with the specialist on the same clips
 (:func:`paired_comparison`); :class:`Study` gathers the tables of a run.
 
 Dimensional ratings (arousal, valence, dominance) have the same two stages and
-table shapes, with CCC for UA: :func:`evaluate_dimensions`
-(:func:`compute_attribute_features`, :func:`run_dimensional_study`, the systems of
+table shapes, with CCC for UA: :func:`evaluate` with ``target=`` (or
+:func:`evaluate_dimensions`; :func:`compute_attribute_features`, :func:`run_dimensional_study`, the systems of
 :data:`.dimension_systems.DIMENSION_TABLE`, :class:`DimensionalStudy`).
 """
 
@@ -53,7 +53,7 @@ _EXPORTS = MappingProxyType({
     "DimensionalEvaluation": ".dimension_results",
     "DimensionalStudy": ".dimension_results",
     "run_dimensional_study": ".dimension_protocol",
-    "evaluate_dimensions": ".dimension_runner",
+    "evaluate_dimensions": ".runner",
     "paired_ccc_comparison": ".regression_compare",
     "concordance_cc": ".regression_metrics",
     "regression_scorers": ".regression_metrics",

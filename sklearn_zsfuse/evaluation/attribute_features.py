@@ -2,31 +2,23 @@
 
 Each ALM gives its zero-shot attribute scores (:class:`~sklearn_zsfuse.ALMAttributeScorer`)
 of every clip: the single template, and the prompt ensemble per (N_a, N_t) of the
-grid; each specialist its embeddings, exactly as for the categorical evaluation
-(:func:`~sklearn_zsfuse.evaluation.compute_feature_set`, on a second thread while
-the ALMs encode). Nothing here sees a rating, so computing it on all clips leaks
-nothing.
+grid; each specialist its embeddings. The categorical evaluation's
+:func:`~sklearn_zsfuse.evaluation.compute_feature_set` runs them, with a
+:class:`~.zero_shot_targets.Dimensions` target. Nothing here sees a rating, so
+computing it on all clips leaks nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.base import clone
 
-from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
-from .features import _names, compute_feature_set
-from .grid import Grid
-from .zero_shot_passes import zero_shot_passes
+from .features import compute_feature_set
+from .zero_shot_targets import Dimensions
 
 __all__ = ["AttributeFeatureSet", "AttributeFeatures", "compute_attribute_features"]
-
-# The category scorer's parameters that mean nothing to the attribute scorer.
-_CATEGORY_ONLY = ("classes", "class_prompts")
-
 
 @dataclass
 class AttributeFeatures:
@@ -46,75 +38,24 @@ class AttributeFeatureSet:
     fms: dict = field(default_factory=dict)
     fm_layers: dict = field(default_factory=dict)
 
+    @classmethod
+    def from_feature_set(cls, feature_set, dimensions) -> "AttributeFeatureSet":
+        """The scores of a :class:`~sklearn_zsfuse.evaluation.FeatureSet` computed for ``dimensions``, as float64."""
+        alms = {name: AttributeFeatures(np.asarray(f.single, dtype=np.float64),
+                                        {k: np.asarray(v, dtype=np.float64) for k, v in f.ensemble.items()})
+                for name, f in feature_set.alms.items()}
+        return cls(tuple(dimensions), alms=alms, fms=feature_set.fms, fm_layers=feature_set.fm_layers)
 
-def compute_attribute_features(
-    paths: Sequence[str],
-    dimensions: Sequence[str],
-    *,
-    alms: Sequence = (),
-    fms: Sequence = (),
-    layers: Sequence | None = None,
-    grid: Grid = Grid(),
-    templates=DEFAULT_TEMPLATES,
-    single_template=SINGLE_TEMPLATE,
-    pole_prompts=None,
-    middle=False,
-    device="auto",
-    batch_size=8,
-    verbose=0,
-    estimator_params=None,
-    concurrent=True,
-    log: Callable[[str], None] | None = None,
-) -> AttributeFeatureSet:
+
+def compute_attribute_features(paths: Sequence[str], dimensions: Sequence[str], *, pole_prompts=None, middle=False,
+                               **options) -> AttributeFeatureSet:
     """Run every ALM and every specialist once over ``paths`` (no ratings are used).
 
     ``dimensions``: the attributes each ALM scores (one column each, in order).
-    ``pole_prompts``, ``middle``: the scorer's words for the poles. The other
-    parameters are :func:`~sklearn_zsfuse.evaluation.compute_feature_set`'s;
-    ``estimator_params`` go to the estimator(s) that take them.
+    ``pole_prompts``, ``middle``: the scorer's words for the poles. ``options`` are
+    :func:`~sklearn_zsfuse.evaluation.compute_feature_set`'s (``alms``, ``fms``,
+    ``layers``, ``grid``, ...), which does the work with a
+    :class:`~.zero_shot_targets.Dimensions` target.
     """
-    from ..estimators.attributes import ALMAttributeScorer
-    from ..estimators.pipeline import route_params
-
-    alms, fms, dimensions = list(alms), list(fms), tuple(dimensions)
-    if not alms and not fms:
-        raise ValueError("Nothing to evaluate: give an audio-language model (alm), a specialist (fm), or both.")
-    log = log or (lambda message: None)
-    alm_params, _ = route_params(estimator_params, what="estimator_params")
-    given = sorted(set(alm_params) & set(_CATEGORY_ONLY))
-    if given:
-        raise ValueError(f"estimator_params {given} are the category scorer's; a dimensional evaluation scores "
-                         "dimensions (give pole_prompts= for the wording).")
-    alm_names = _names(alms)
-    common = dict(device=device, batch_size=batch_size, verbose=verbose)
-    scorers = {}
-    for alm in alms:  # fitted first: a bad model or wording fails before any long run
-        scorer = ALMAttributeScorer(alm, dimensions=dimensions, pole_prompts=pole_prompts, middle=middle,
-                                    **common, **alm_params)
-        scorers[alm] = (scorer, clone(scorer).set_params(templates=single_template).fit(paths))
-
-    def specialists():
-        if not fms:
-            return None
-        out = compute_feature_set(paths, [], fms=fms, layers=layers, grid=grid, device=device,
-                                  batch_size=batch_size, verbose=verbose, estimator_params=estimator_params,
-                                  log=log)
-        return out.fms, out.fm_layers
-
-    pending, fm_out = None, None
-    if fms and alms and concurrent:
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zsfuse-fm")
-        pending = pool.submit(specialists)
-        pool.shutdown(wait=False)
-    else:
-        fm_out = specialists()
-    alm_out = {}
-    for alm, (scorer, single) in scorers.items():
-        what = f"{alm_names[alm]}: {', '.join(dimensions)}"
-        single_scores, ensemble = zero_shot_passes(scorer, single, paths, grid, templates, log, what)
-        alm_out[alm_names[alm]] = AttributeFeatures(np.asarray(single_scores, dtype=np.float64),
-                                                    {k: np.asarray(v, dtype=np.float64) for k, v in ensemble.items()})
-    if pending is not None:
-        fm_out = pending.result()
-    fm_dict, fm_layers = fm_out if fm_out is not None else ({}, {})
-    return AttributeFeatureSet(dimensions=dimensions, alms=alm_out, fms=fm_dict, fm_layers=fm_layers)
+    target = Dimensions(tuple(dimensions), pole_prompts, middle)
+    return AttributeFeatureSet.from_feature_set(compute_feature_set(paths, target, **options), target.dimensions)

@@ -118,6 +118,12 @@ class DimensionalStudy:
     config: dict = field(default_factory=dict)
     feature_set: object = field(default=None, repr=False)
 
+    def share_config(self) -> None:
+        """Give every table (of every dimension) this run's ``config``."""
+        for runs in [*self.alm_runs.values(), *self.fm_runs.values(), *self.pairs.values()]:
+            for run in runs.values():
+                run.config = self.config
+
     def primary(self, dimension: str) -> DimensionalEvaluation:
         """The first pair's table of ``dimension``, else the first model alone's."""
         if self.pairs:

@@ -21,6 +21,7 @@ from ..estimators.prompts import DEFAULT_TEMPLATES, SINGLE_TEMPLATE
 from .feature_store import LayerStore
 from .grid import Grid
 from .zero_shot_passes import zero_shot_passes
+from .zero_shot_targets import as_target
 
 __all__ = ["FeatureSet", "Features", "ZeroShotFeatures", "compute_feature_set"]
 
@@ -95,7 +96,7 @@ def _layer_name(fm_name: str, layer, several: bool) -> str:
 
 def compute_feature_set(
     paths: Sequence[str],
-    classes: Sequence,
+    target,
     *,
     alms: Sequence = (),
     fms: Sequence = (),
@@ -114,6 +115,9 @@ def compute_feature_set(
 ) -> FeatureSet:
     """Run every ALM and every specialist once over ``paths`` (no labels are used).
 
+    ``target``: what each ALM scores, the corpus's classes (a sequence, worded with
+    ``class_prompts``) or a :class:`~.zero_shot_targets.Dimensions` (then each
+    ALM's features are one score in [0, 1] per dimension).
     ``layers``: the specialist layers to evaluate (ints and/or ``"all"``, the
     mean over layers); None uses the FMEmbedder's ``layer`` (from
     ``estimator_params``, else its default). A specialist with a single
@@ -127,8 +131,8 @@ def compute_feature_set(
     """
     from ..estimators.embedding import FMEmbedder
     from ..estimators.pipeline import route_params
-    from ..estimators.zero_shot import ALMZeroShotScorer
 
+    target = as_target(target, class_prompts)
     alms, fms = list(alms), list(fms)
     if not alms and not fms:
         raise ValueError("Nothing to evaluate: give an audio-language model (alm), a specialist (fm), or both.")
@@ -157,7 +161,7 @@ def compute_feature_set(
         embedders[fm] = embedder
     scorers = {}
     for alm in alms:
-        scorer = ALMZeroShotScorer(alm, classes=list(classes), class_prompts=class_prompts, **common, **alm_params)
+        scorer = target.scorer(alm, {**common, **alm_params})
         single = clone(scorer).set_params(templates=single_template).fit(paths)
         scorers[alm] = (scorer, single)
     configs = [(1, 1)] + [c for c in grid.amplifications if c != (1, 1)]
@@ -202,7 +206,8 @@ def compute_feature_set(
     alm_out = {}
     for alm, (scorer, single) in scorers.items():
         name = alm_names[alm]
-        alm_out[name] = ZeroShotFeatures(*zero_shot_passes(scorer, single, paths, grid, templates, log, name))
+        alm_out[name] = ZeroShotFeatures(*zero_shot_passes(scorer, single, paths, grid, templates, log,
+                                                           target.describe(name)))
     if pending is not None:
         fm_out = pending.result()
     return FeatureSet(alms=alm_out, fms=fm_out[0], fm_layers=fm_out[1])

@@ -155,6 +155,11 @@ class Study:
     feature_set: FeatureSet | None = field(default=None, repr=False)
     cross_corpus: dict | None = None  # kept classes and dropped clips when testing on another corpus
 
+    def share_config(self) -> None:
+        """Give every table this run's ``config``."""
+        for run in [*self.alm_runs.values(), *self.fm_runs.values(), *self.pairs.values()]:
+            run.config = self.config
+
     @property
     def primary(self) -> Evaluation:
         if self.pairs:
