@@ -13,6 +13,7 @@ from sklearn_zsfuse.evaluation import (
     Features,
     Grid,
     ZeroShotFeatures,
+    paired_ccc_comparison,
     paired_comparison,
     plan_folds,
     run_study,
@@ -137,6 +138,15 @@ def test_paired_comparison_is_seeded_leaves_global_rngs_alone_and_counts_discord
     assert 0 < first["ci_low"] <= 0.3 <= first["ci_high"]
     same = paired_comparison(y, a, a, n_boot=200)
     assert same["mcnemar_p"] == 1.0 and same["ci_low"] == same["ci_high"] == 0.0
+
+
+@pytest.mark.parametrize("compare", [paired_comparison, paired_ccc_comparison])
+@pytest.mark.parametrize("n_boot", [0, 2.5, -3])
+def test_both_paired_comparisons_refuse_a_bootstrap_count_that_is_not_a_whole_number_by_name(compare, n_boot):
+    # the UA comparison used to fail deep in numpy (IndexError, TypeError) where the CCC one named n_boot
+    y = np.array([1.0, 2.0, 3.0, 4.0]) if compare is paired_ccc_comparison else np.array(["a", "b", "a", "b"])
+    with pytest.raises(ValueError, match="n_boot must be a whole number"):
+        compare(y, y, y, n_boot=n_boot)
 
 
 def test_the_pair_table_compares_every_fusion_with_the_specialist_on_the_same_clips():

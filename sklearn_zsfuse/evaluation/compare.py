@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import binomtest
 
+from .paired_bootstrap import check_paired, percentile_interval
+
 __all__ = ["paired_comparison"]
 
 
@@ -38,12 +40,7 @@ def paired_comparison(y_true, pred_a, pred_b, *, n_boot: int = 2000, level: floa
     two-sided p-value.
     """
     y_true, pred_a, pred_b = (np.asarray(v, dtype=object) for v in (y_true, pred_a, pred_b))
-    if not len(y_true) == len(pred_a) == len(pred_b):
-        raise ValueError(f"y_true, pred_a and pred_b differ in length: {len(y_true)}, {len(pred_a)}, {len(pred_b)}.")
-    if len(y_true) == 0:
-        raise ValueError("paired_comparison needs at least one clip.")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}.")
+    check_paired("paired_comparison", y_true, pred_a, pred_b, level=level, n_boot=n_boot)
     classes, codes = np.unique(y_true.astype(str), return_inverse=True)
     right_a = (pred_a == y_true).astype(float)
     right_b = (pred_b == y_true).astype(float)
@@ -51,11 +48,10 @@ def paired_comparison(y_true, pred_a, pred_b, *, n_boot: int = 2000, level: floa
     ua_a, ua_b = _ua(right_a, codes, k), _ua(right_b, codes, k)
     rng = np.random.default_rng(seed)
     members = [np.flatnonzero(codes == c) for c in range(k)]
-    diffs = np.empty(n_boot)
-    for b in range(n_boot):
+    diffs = np.empty(int(n_boot))
+    for b in range(int(n_boot)):
         idx = np.concatenate([m[rng.integers(0, len(m), len(m))] for m in members])
         diffs[b] = _ua(right_a[idx], codes[idx], k) - _ua(right_b[idx], codes[idx], k)
-    tail = (1 - level) / 2
     a_only = int(np.sum((right_a == 1) & (right_b == 0)))
     b_only = int(np.sum((right_a == 0) & (right_b == 1)))
     p = 1.0 if a_only + b_only == 0 else float(binomtest(a_only, a_only + b_only, 0.5).pvalue)
@@ -63,12 +59,7 @@ def paired_comparison(y_true, pred_a, pred_b, *, n_boot: int = 2000, level: floa
         "ua_a": ua_a,
         "ua_b": ua_b,
         "ua_diff": ua_a - ua_b,
-        "ci_low": float(np.quantile(diffs, tail)),
-        "ci_high": float(np.quantile(diffs, 1 - tail)),
-        "level": level,
-        "n_boot": n_boot,
-        "seed": seed,
-        "n_clips": int(len(y_true)),
+        **percentile_interval(diffs, level=level, n_boot=n_boot, seed=seed, n_clips=len(y_true)),
         "a_only": a_only,
         "b_only": b_only,
         "mcnemar_p": p,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .paired_bootstrap import check_paired, percentile_interval
 from .regression_metrics import concordance_cc
 
 __all__ = ["paired_ccc_comparison"]
@@ -38,14 +39,7 @@ def paired_ccc_comparison(y_true, pred_a, pred_b, *, n_boot: int = 2000, level: 
     interval of ``ccc_a - ccc_b`` at ``level`` (clips resampled with replacement).
     """
     y_true, pred_a, pred_b = (np.asarray(v, dtype=np.float64).ravel() for v in (y_true, pred_a, pred_b))
-    if not len(y_true) == len(pred_a) == len(pred_b):
-        raise ValueError(f"y_true, pred_a and pred_b differ in length: {len(y_true)}, {len(pred_a)}, {len(pred_b)}.")
-    if len(y_true) == 0:
-        raise ValueError("paired_ccc_comparison needs at least one clip.")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}.")
-    if int(n_boot) != n_boot or n_boot < 1:
-        raise ValueError(f"n_boot must be a whole number >= 1, got {n_boot!r}.")
+    check_paired("paired_ccc_comparison", y_true, pred_a, pred_b, level=level, n_boot=n_boot)
     ccc_a, ccc_b = concordance_cc(y_true, pred_a), concordance_cc(y_true, pred_b)
     rng = np.random.default_rng(seed)
     n = len(y_true)
@@ -55,15 +49,9 @@ def paired_ccc_comparison(y_true, pred_a, pred_b, *, n_boot: int = 2000, level: 
         idx = rng.integers(0, n, (stop - start, n))
         t = y_true[idx]
         diffs[start:stop] = _ccc_rows(t, pred_a[idx]) - _ccc_rows(t, pred_b[idx])
-    tail = (1 - level) / 2
     return {
         "ccc_a": ccc_a,
         "ccc_b": ccc_b,
         "ccc_diff": ccc_a - ccc_b,
-        "ci_low": float(np.quantile(diffs, tail)),
-        "ci_high": float(np.quantile(diffs, 1 - tail)),
-        "level": level,
-        "n_boot": int(n_boot),
-        "seed": seed,
-        "n_clips": int(n),
+        **percentile_interval(diffs, level=level, n_boot=n_boot, seed=seed, n_clips=n),
     }
