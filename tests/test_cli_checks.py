@@ -1,7 +1,6 @@
 """The zsfuse command checks every argument before any work, and speaks one line on a user's mistake."""
 
 import csv
-import io
 import shutil
 from pathlib import Path
 

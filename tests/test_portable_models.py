@@ -16,7 +16,6 @@ import csv
 import io
 import shutil
 import socket
-from pathlib import Path
 
 import joblib
 import pytest

@@ -14,7 +14,7 @@ As for categories (:mod:`.zero_shot_select`, :mod:`.fusion_select`), with CCC fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import clone
@@ -22,6 +22,7 @@ from sklearn.base import clone
 from ..estimators.fusion_regression import LateFusionRegressor, fit_linear_map
 from ..estimators.fusion_regression_selection import select_regression_fusion
 from .attribute_features import AttributeFeatures
+from .fitted_fusion import FittedSelection
 from .fusion_select import local_splits
 from .regression_metrics import concordance_cc
 
@@ -90,23 +91,12 @@ def choose_attribute(features: AttributeFeatures, column: int, scale, ratings, f
     return AttributeChoice(features, column, tuple(scale), n_a, n_t, line, list(configs), inner)
 
 
-@dataclass
-class FittedRegression:
-    """A fused regressor fitted on a fold's training clips, with the settings inner CV chose."""
+class FittedRegression(FittedSelection):
+    """A fused regressor fitted on a fold's training clips, with the settings inner CV chose (by CCC)."""
 
-    model: LateFusionRegressor
-    params: dict
-    candidates: list = field(default_factory=list)
-    inner_ccc: list = field(default_factory=list)  # mean over inner splits, per candidate
+    metric = "ccc"
 
-    def diagnostics(self, X, ratings, fold) -> dict:
-        """What chose the settings (inner CCC per candidate) and, for weighted fusion, each weight's test CCC.
-
-        The test CCC is a diagnostic only (it is plotted, never used to choose).
-        """
-        out = {"candidates": self.candidates, "inner_ccc_all": self.inner_ccc, "chosen_params": self.params}
-        if self.params["method"] != "weighted":
-            return out
+    def test_scores(self, weights, X, ratings, fold) -> list:
         test, y = fold.test, np.asarray(ratings, dtype=np.float64)[fold.test]
         zero_shot = self.model.zero_shot_predict(X[test])
         if self.model.regressor_ is None:  # weight 1 chosen: the specialist branch was never trained
@@ -114,10 +104,7 @@ class FittedRegression:
         else:
             branch = self.model.regressor_  # "weighted" trains it on the embedding alone
         specialist = np.asarray(branch.predict(X[test, self.model.n_zero_shot_:]), dtype=np.float64)
-        weights = [c["weight"] for c in self.candidates]
-        test_ccc = [concordance_cc(y, w * zero_shot + (1 - w) * specialist) for w in weights]
-        return {**out, "weights": weights, "inner_ccc": self.inner_ccc, "test_ccc": test_ccc,
-                "chosen": self.params["weight"]}
+        return [concordance_cc(y, w * zero_shot + (1 - w) * specialist) for w in weights]
 
 
 def fit_regression_fusion(system, X, ratings, fold, grid, base) -> FittedRegression:

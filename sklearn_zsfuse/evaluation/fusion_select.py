@@ -14,12 +14,12 @@ estimator choose the same fusion.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..estimators.fusion import LateFusionClassifier
 from ..estimators.fusion_selection import select_fusion
+from .fitted_fusion import FittedSelection
 from .metrics import unweighted_accuracy
 
 __all__ = ["FittedFusion", "fit_fusion", "joined_rows", "local_splits"]
@@ -36,28 +36,16 @@ def joined_rows(zero_shot, embeddings, rows) -> np.ndarray:
     return np.hstack([zero_shot[rows], embeddings[rows]])
 
 
-@dataclass
-class FittedFusion:
-    """A fusion model fitted on the training clips, with the settings inner CV chose."""
+class FittedFusion(FittedSelection):
+    """A fusion classifier fitted on the training clips, with the settings inner CV chose (by UA)."""
 
-    model: LateFusionClassifier
-    params: dict
-    candidates: list = field(default_factory=list)
-    inner_ua: list = field(default_factory=list)  # mean over inner splits, per candidate
+    metric = "ua"
 
-    def diagnostics(self, X_test, y_test) -> dict:
-        """What chose the settings (inner UA per candidate) and, for weighted fusion, each weight's test UA.
-
-        The test UA is a diagnostic only (it is plotted, never used to choose).
-        """
-        out = {"candidates": self.candidates, "inner_ua_all": self.inner_ua, "chosen_params": self.params}
-        if self.params["method"] != "weighted":
-            return out
+    def test_scores(self, weights, X_test, y_test) -> list:
         chosen = self.model.weight
-        weights = [c["weight"] for c in self.candidates]
-        test_ua = [unweighted_accuracy(y_test, self.model.set_params(weight=w).predict(X_test)) for w in weights]
+        scores = [unweighted_accuracy(y_test, self.model.set_params(weight=w).predict(X_test)) for w in weights]
         self.model.set_params(weight=chosen)
-        return {**out, "weights": weights, "inner_ua": self.inner_ua, "test_ua": test_ua, "chosen": chosen}
+        return scores
 
 
 def fit_fusion(system, X_train, y_train, splits, classes, grid, base, n_threads=None) -> FittedFusion:
