@@ -112,3 +112,41 @@ def test_a_layer_sweep_with_a_scheduler_matches_a_serial_run(client, tiny_clap, 
                                    atol=1e-6)
     for key, logits in serial.alms[tiny_clap].ensemble.items():
         np.testing.assert_allclose(clustered.alms[tiny_clap].ensemble[key], logits, rtol=1e-5, atol=1e-5)
+
+
+def test_a_dimensional_evaluation_with_a_scheduler_encodes_on_the_workers_and_matches_a_serial_run(
+        client, tiny_clap, tiny_wavlm, ravdess_small, tmp_path, monkeypatch):
+    import csv
+    import json
+
+    from sklearn_zsfuse.cli import main
+    from sklearn_zsfuse.encoders.hf_clap import HFClapEncoder
+    from sklearn_zsfuse.encoders.hf_speech import HFSpeechEncoder
+
+    paths, emotions, actors = ravdess_small
+    arousal = {"neutral": -0.2, "calm": -0.6, "happy": 0.5, "sad": -0.4, "angry": 0.7, "fearful": 0.6,
+               "disgust": 0.3, "surprised": 0.8}  # stand-in ratings: this test compares two runs, not their quality
+    root = tmp_path / "rated"
+    root.mkdir()
+    with open(root / "metadata.csv", "w", newline="") as f:
+        rows = csv.writer(f)
+        rows.writerow(["path", "label", "speaker", "arousal"])
+        rows.writerows([p, e, a, arousal[e]] for p, e, a in zip(paths, emotions, actors))
+    argv = ["evaluate", "--dataset", "csv", "--root", str(root), "--allow-outside-root", "--target", "arousal",
+            "--scale", "arousal=-1,1", "--alm", tiny_clap, "--fm", tiny_wavlm, "--grid", "na=1,2", "nt=1",
+            "w=0,0.5,1", "--device", "cpu", "--no-plots", "-q"]
+    assert main([*argv, "--out", str(tmp_path / "serial")]) == 0
+    clear_caches()
+    encoded = []  # audio forward passes in this process (the workers are other processes)
+    for cls, method in ((HFSpeechEncoder, "encode"), (HFClapEncoder, "encode_features")):
+        real = getattr(cls, method)
+        monkeypatch.setattr(cls, method, lambda self, x, real=real: encoded.append(len(x)) or real(self, x))
+    assert main([*argv, "--out", str(tmp_path / "cluster"), "--scheduler", client.scheduler.address,
+                 "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert encoded == []  # the specialist and both N_a passes of the ALM came from the workers
+    serial, clustered = (json.loads((tmp_path / run / "results.json").read_text())["tables"]["arousal"]["systems"]
+                         for run in ("serial", "cluster"))
+    assert list(clustered) == list(serial)
+    for name, result in serial.items():
+        for metric in ("ccc", "pearson", "mae"):
+            assert clustered[name][metric] == pytest.approx(result[metric], abs=1e-4), (name, metric)

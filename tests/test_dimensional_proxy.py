@@ -214,9 +214,8 @@ def test_dimensional_options_are_checked_before_any_clip_is_read(proxy_corpus, t
         (["--target", "arousal", "--scale", "valence=1,7"], "--scale for ['valence']"),
         (["--target", "arousal", "--scale", "arousal=7,1"], "LOW < HIGH"),
         (["--target", "power"], "no column(s) ['power']"),
-        # the dimensional run encodes in this process: a cluster would be ignored (issue 21)
-        (["--target", "arousal", "--scheduler", "tcp://127.0.0.1:1", "--cache-dir", str(tmp_path / "c")],
-         "--scheduler with --target"),
+        # a cluster encodes into the cache folder the run then reads (tests/test_cluster.py)
+        (["--target", "arousal", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --cache-dir"),
     ]
     for extra, message in cases:
         assert exit_status(base + extra) == 2, extra

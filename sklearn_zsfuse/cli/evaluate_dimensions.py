@@ -55,9 +55,7 @@ def check_targets(args):
                (args.test_dataset, "--test-dataset", "cross-corpus tests are categorical only"),
                (args.class_weight, "--class-weight", "classes are not weighed when ratings are predicted"),
                (args.prompt, "--prompt", "it words classes; the poles of each dimension have built-in words"),
-               (args.specialist_pairs, "--specialist-pairs", "joined specialists are evaluated on categories only"),
-               (args.scheduler, "--scheduler", "the dimensional run encodes in this process (encode on the "
-                "cluster first with `zsfuse embed --scheduler` into the same --cache-dir)")]
+               (args.specialist_pairs, "--specialist-pairs", "joined specialists are evaluated on categories only")]
     for given, option, why in refused:
         if given:
             raise UsageError(f"{option} with --target: {why}.")
@@ -99,7 +97,7 @@ def run_dimensions(plan) -> int:
     study = evaluate(
         plan.corpus, target=list(plan.targets), alm=plan.alms, fm=plan.fms, layer=plan.layers, name=plan.name, grid=plan.grid,
         device=plan.device, batch_size=plan.batch_size, verbose=0 if plan.quiet else 1,
-        estimator_params=plan.estimator_params, log=log, threads=plan.threads,
+        estimator_params=plan.estimator_params, scheduler=plan.scheduler, log=log, threads=plan.threads,
     )
     written = write_dimensional_report(study, plan.out, plots=plan.plots)
     print(study.table())
