@@ -225,6 +225,43 @@ def test_dimensional_options_are_checked_before_any_clip_is_read(proxy_corpus, t
     assert "the ravdess corpus has no dimensional labels" in capsys.readouterr().err
 
 
+def test_prompt_words_the_poles_of_a_dimension_and_reaches_the_scorer(proxy_corpus, oracle, tiny_clap, tmp_path,
+                                                                     capsys):
+    base = ["evaluate", "--dataset", "csv", "--root", str(proxy_corpus), "--alm", tiny_clap, "--fm", "none", "--grid", "na=1", "nt=1", "--device", "cpu", "--no-plots", "-q"]
+    mistakes = [
+        (["--target", "arousal", "--prompt", "arousal=calm"], "name a dimension's pole"),
+        (["--target", "arousal", "--prompt", "valence/low=sad"], "'valence' is not among the dimensions"),
+        (["--target", "arousal", "--prompt", "arousal/middle=so-so"], "the low and high poles only"),
+        (["--target", "energy=arousal"], "word the poles with --prompt energy/low=WORD"),
+        (["--target", "energy=arousal", "--prompt", "energy/low=calm"], "no words for the high pole of 'energy'"),
+    ]
+    for extra, message in mistakes:
+        assert exit_status(base + extra + ["--out", str(tmp_path / "x")]) == 2, extra
+        assert message in capsys.readouterr().err, extra
+    # words with no scorer to use them
+    assert exit_status(["evaluate", "--dataset", "csv", "--root", str(proxy_corpus), "--alm", "none", "--fm",
+                        oracle[1], "--target", "arousal", "--prompt", "arousal/low=calm", "--out",
+                        str(tmp_path / "x")]) == 2
+    assert "--prompt words the zero-shot scorer's prompts, but --alm is none" in capsys.readouterr().err
+
+    def zero_shot_ccc(name, extra):
+        assert main(base + extra + ["--out", str(tmp_path / name)]) == 0
+        doc = json.loads((tmp_path / name / "results.json").read_text())
+        (dimension,) = doc["config"]["dimensions"]
+        return doc["tables"][dimension]["systems"]["zero_shot"]["ccc"], doc["config"]["pole_prompts"]
+
+    built_in, none_given = zero_shot_ccc("built-in", ["--target", "arousal"])
+    # a pole left out keeps its built-in words; other words give other scores (tiny-clap's text side is random)
+    reworded, given = zero_shot_ccc("reworded", ["--target", "arousal", "--prompt", "arousal/low=sleepy,drowsy"])
+    assert none_given is None and given == {"arousal": {"low": ["sleepy", "drowsy"]}}
+    assert reworded != pytest.approx(built_in, abs=1e-9)
+    # a dimension with no built-in words runs once both its poles are worded
+    same, worded = zero_shot_ccc("energy", ["--target", "energy=arousal", "--prompt", "energy/low=calm,low-energy",
+                                            "energy/high=excited,high-energy"])
+    assert worded == {"energy": {"low": ["calm", "low-energy"], "high": ["excited", "high-energy"]}}
+    assert same == pytest.approx(built_in, abs=1e-9)  # arousal's built-in words, under another name
+
+
 def exit_status(argv) -> int:
     """``main``'s status: usage errors leave through argparse (SystemExit 2), corpus errors return 2."""
     try:

@@ -68,7 +68,8 @@ def add_parser(sub):
                     help="candidates: audio_repeats=1,2 text_repeats=1,2,3 weights=0,0.1,...,1 (the defaults; each N_a costs "
                     "one pass of the ALM over the corpus, N_t and weights are nearly free)")
     ev.add_argument("--prompt", action="extend", nargs="+", metavar="LABEL=WORD[,WORD]",
-                    help="words for labels in the prompts, e.g. --prompt wut=angry freude=happy,joyful")
+                    help="words for labels in the prompts, e.g. --prompt wut=angry freude=happy,joyful; with "
+                         "--target, for a dimension's poles: --prompt arousal/low=calm,sleepy arousal/high=excited")
     ev.add_argument("--out", type=Path, default=None, help="output folder (default: zsfuse-results/DATASET)")
     ev.add_argument("--class-weight", choices=["balanced"], default=None,
                     help="weigh every class the same in the specialist's classifier, whatever its number of clips "
@@ -116,6 +117,7 @@ class Plan:
     targets: tuple | None = None  # --target: the dimensions to predict (None: the categorical run)
     threads: int | None = None  # BLAS/OpenMP threads of the fits (None: the package's choice)
     specialist_pairs: bool = False  # --specialist-pairs: every two specialists also evaluated side by side
+    pole_prompts: dict | None = None  # --prompt DIMENSION/POLE=WORDS with --target
 
 
 def check(args) -> Plan:
@@ -162,10 +164,10 @@ def check(args) -> Plan:
     if args.target:
         from .evaluate_dimensions import check_targets
 
-        corpus, test_corpus = check_targets(args), None
+        (corpus, pole_prompts), test_corpus, prompts = check_targets(args), None, None
         corpus = _relabel([corpus], labels)[0] if labels else corpus
     else:
-        corpus, test_corpus = _corpora(args, labels)
+        (corpus, test_corpus), pole_prompts = _corpora(args, labels), None
     name = args.name or (corpus.name if test_corpus is None else f"{corpus.name} -> {test_corpus.name}")
     return Plan(
         corpus=corpus, test_corpus=test_corpus, alms=alms, fms=fms, layers=args.layer, grid=grid, prompts=prompts,
@@ -174,6 +176,7 @@ def check(args) -> Plan:
         batch_size=args.batch_size, estimator_params=estimator_params(args), quiet=args.quiet, threads=args.threads,
         specialist_pairs=args.specialist_pairs, scheduler=scheduler,
         targets=tuple(s.partition("=")[0].strip() for s in args.target) if args.target else None,
+        pole_prompts=pole_prompts,
     )
 
 

@@ -11,8 +11,9 @@ import math
 
 from .common import load_selected
 from .errors import UsageError
+from .parsing import parse_prompts
 
-__all__ = ["check_targets", "parse_scales", "parse_targets", "run_dimensions"]
+__all__ = ["check_targets", "parse_pole_prompts", "parse_scales", "parse_targets", "run_dimensions"]
 
 
 def parse_targets(items) -> dict:
@@ -54,7 +55,6 @@ def check_targets(args):
     refused = [(args.save_model, "--save-model", "dimensional systems are not saved yet"),
                (args.test_dataset, "--test-dataset", "cross-corpus tests are categorical only"),
                (args.class_weight, "--class-weight", "classes are not weighed when ratings are predicted"),
-               (args.prompt, "--prompt", "it words classes; the poles of each dimension have built-in words"),
                (args.specialist_pairs, "--specialist-pairs", "joined specialists are evaluated on categories only")]
     for given, option, why in refused:
         if given:
@@ -63,11 +63,14 @@ def check_targets(args):
     if unknown:
         raise UsageError(f"--scale for {unknown}, which --target does not name.")
     alms = [a for a in (args.alm or []) if a is not None]
-    wordless = sorted(set(columns) - set(POLE_WORDS))
+    pole_prompts = parse_pole_prompts(args.prompt, list(columns))
+    if pole_prompts and not alms:
+        raise UsageError("--prompt words the zero-shot scorer's prompts, but --alm is none.")
+    wordless = sorted(d for d in columns if d not in POLE_WORDS and d not in (pole_prompts or {}))
     if alms and wordless:
         raise UsageError(f"--target {wordless}: the zero-shot scorer has words for the poles of {list(POLE_WORDS)} "
-                         "only; use --alm none for other dimensions (or ALMAttributeScorer(pole_prompts=...) in "
-                         "Python).")
+                         f"only; word the poles with --prompt {wordless[0]}/low=WORD {wordless[0]}/high=WORD, or use "
+                         "--alm none.")
     try:
         options = dimensional_options(args.dataset, columns, scales)
     except ValueError as exc:  # its refusals: a corpus without ratings, a column or scale it cannot take
@@ -82,7 +85,30 @@ def check_targets(args):
                           f"{list(corpus.dimensions) or 'none'}).")
     if corpus.n_folds < 1:  # its categories may be one or none: ratings are what is predicted
         raise CorpusError(f"{corpus.name} has no test fold.")
-    return corpus
+    return corpus, pole_prompts
+
+
+def parse_pole_prompts(items, dimensions: list) -> dict | None:
+    """``--prompt arousal/low=calm,sleepy`` with ``--target`` as ``pole_prompts`` (None without the option)."""
+    from ..estimators.attribute_prompts import POLES, check_pole_prompts
+
+    pole_prompts = {}
+    for key, words in (parse_prompts(items) or {}).items():
+        dimension, _, pole = key.partition("/")
+        if pole not in POLES or not dimension:
+            raise UsageError(f"--prompt {key}=...: with --target, name a dimension's pole, DIMENSION/POLE=WORD[,WORD] "
+                             f"with POLE one of {', '.join(POLES)}, e.g. --prompt arousal/low=calm,sleepy.")
+        if dimension not in dimensions:
+            raise UsageError(f"--prompt {key}=...: {dimension!r} is not among the dimensions --target names "
+                             f"({', '.join(dimensions)}).")
+        pole_prompts.setdefault(dimension, {})[pole] = words
+    if "middle" in {p for poles in pole_prompts.values() for p in poles}:
+        raise UsageError("--prompt DIMENSION/middle=...: the evaluation scores the low and high poles only.")
+    try:  # a pole left out keeps its built-in words; a dimension without any needs both
+        check_pole_prompts(pole_prompts, list(pole_prompts), middle=False)
+    except ValueError as exc:
+        raise UsageError(f"--prompt: {exc}") from None
+    return pole_prompts or None
 
 
 def run_dimensions(plan) -> int:
@@ -97,7 +123,8 @@ def run_dimensions(plan) -> int:
     study = evaluate(
         plan.corpus, target=list(plan.targets), alm=plan.alms, fm=plan.fms, layer=plan.layers, name=plan.name, grid=plan.grid,
         device=plan.device, batch_size=plan.batch_size, verbose=0 if plan.quiet else 1,
-        estimator_params=plan.estimator_params, scheduler=plan.scheduler, log=log, threads=plan.threads,
+        pole_prompts=plan.pole_prompts, estimator_params=plan.estimator_params, scheduler=plan.scheduler, log=log,
+        threads=plan.threads,
     )
     written = write_dimensional_report(study, plan.out, plots=plan.plots)
     print(study.table())
