@@ -322,7 +322,11 @@ def test_readme_first_command_on_the_whole_corpus(tmp_path):
     assert len(quoted) >= 6 and {name for name, _, _ in quoted} <= set(doc["fms"]), quoted
     for name, ua, std in quoted:
         result = doc["fm"][name]["systems"]["specialist"]
-        assert (round(100 * result["ua"], 1), round(100 * result["ua_std"], 1)) == (float(ua), float(std)), name
+        # GE2E's LSTM rounds differently on other CPUs: README gives its spread (0.2 points, AMD EPYC against
+        # Intel Xeon); eGeMAPS must match to the digit
+        spread = 0.2 if "ge2e" in name else 0.0
+        got = (round(100 * result["ua"], 1), round(100 * result["ua_std"], 1))
+        assert got == pytest.approx((float(ua), float(std)), abs=spread + 1e-9), name
     # the fusions of the primary table (tiny-clap with eGeMAPS), as printed
     for system in ("zs_fuse", "zs_fuse+calibrated", "zs_fuse+concat"):
         figure = re.search(rf"`{re.escape(system)}` ([\d.]+)", readme)
