@@ -164,7 +164,7 @@ def check(args) -> Plan:
     if args.target:
         from .evaluate_dimensions import check_targets
 
-        (corpus, pole_prompts), test_corpus, prompts = check_targets(args), None, None
+        (corpus, pole_prompts), test_corpus, prompts = check_targets(args, prompts), None, None
         corpus = _relabel([corpus], labels)[0] if labels else corpus
     else:
         (corpus, test_corpus), pole_prompts = _corpora(args, labels), None

@@ -1,7 +1,8 @@
 """``zsfuse evaluate --target arousal valence ...``: the dimensional tables instead of the categorical one.
 
-``check_targets(args)`` reads ``--target``/``--scale``, refuses the options that
-mean nothing for ratings and loads the corpus with its dimensional ratings;
+``check_targets(args, prompts)`` reads ``--target``/``--scale`` and the words
+``--prompt`` gave, refuses the options that mean nothing for ratings and loads
+the corpus with its dimensional ratings;
 ``run_dimensions(plan)`` encodes, evaluates and writes the report.
 """
 
@@ -11,9 +12,8 @@ import math
 
 from .common import load_selected
 from .errors import UsageError
-from .parsing import parse_prompts
 
-__all__ = ["check_targets", "parse_pole_prompts", "parse_scales", "parse_targets", "run_dimensions"]
+__all__ = ["check_targets", "parse_scales", "parse_targets", "pole_prompts_of", "run_dimensions"]
 
 
 def parse_targets(items) -> dict:
@@ -46,8 +46,9 @@ def parse_scales(items) -> dict:
     return scales
 
 
-def check_targets(args):
-    """The corpus of a dimensional run, with its ratings; every option that means nothing for ratings refused."""
+def check_targets(args, prompts: dict | None):
+    """The corpus of a dimensional run, with its ratings, and the pole words of ``prompts`` (``--prompt``, parsed);
+    every option that means nothing for ratings refused."""
     from ..datasets.dimensions import dimensional_options
     from ..estimators.attribute_prompts import POLE_WORDS
 
@@ -63,7 +64,7 @@ def check_targets(args):
     if unknown:
         raise UsageError(f"--scale for {unknown}, which --target does not name.")
     alms = [a for a in (args.alm or []) if a is not None]
-    pole_prompts = parse_pole_prompts(args.prompt, list(columns))
+    pole_prompts = pole_prompts_of(prompts, list(columns))
     if pole_prompts and not alms:
         raise UsageError("--prompt words the zero-shot scorer's prompts, but --alm is none.")
     wordless = sorted(d for d in columns if d not in POLE_WORDS and d not in (pole_prompts or {}))
@@ -88,12 +89,13 @@ def check_targets(args):
     return corpus, pole_prompts
 
 
-def parse_pole_prompts(items, dimensions: list) -> dict | None:
-    """``--prompt arousal/low=calm,sleepy`` with ``--target`` as ``pole_prompts`` (None without the option)."""
+def pole_prompts_of(prompts: dict | None, dimensions: list) -> dict | None:
+    """``--prompt arousal/low=calm,sleepy`` (as :func:`~.parsing.parse_prompts` read it) with ``--target``: the
+    scorer's ``pole_prompts`` (None without the option)."""
     from ..estimators.attribute_prompts import POLES, check_pole_prompts
 
     pole_prompts = {}
-    for key, words in (parse_prompts(items) or {}).items():
+    for key, words in (prompts or {}).items():
         dimension, _, pole = key.partition("/")
         if pole not in POLES or not dimension:
             raise UsageError(f"--prompt {key}=...: with --target, name a dimension's pole, DIMENSION/POLE=WORD[,WORD] "
