@@ -100,3 +100,35 @@ def test_transform_keeps_one_layer_per_clip(many_layers, monkeypatch):
     assert peak < everything / 4, f"peak {peak / 1e6:.1f} MB for {everything / 1e6:.1f} MB of states"
     np.testing.assert_array_equal(out, ManyLayers().encode(waves)[:, 5])
     np.testing.assert_array_equal(embedder.layer_embeddings(waves, layers=[5, "all"])[:, 0], out)
+
+
+def test_each_fold_step_reads_a_stored_layer_once_for_categories_and_for_dimensions(monkeypatch):
+    from sklearn_zsfuse.evaluation import (
+        AttributeFeatures,
+        AttributeFeatureSet,
+        FeatureSet,
+        ZeroShotFeatures,
+        run_dimensional_study,
+    )
+
+    rng = np.random.default_rng(0)
+    n, folds = 60, np.repeat([1, 2, 3], 20)
+    labels, speakers = np.array(["a", "b"] * 30, dtype=object), np.arange(n).astype(str)
+    store = LayerStore(n, 4, [0])
+    for i in range(n):
+        store.write(i, rng.standard_normal((1, 4)))
+    reads = []
+    real = LayerStore.read
+    monkeypatch.setattr(LayerStore, "read", lambda self, slot: reads.append(slot) or real(self, slot))
+    grid = Grid(audio_repeats=(1,), text_repeats=(1,), weights=(0.5,))
+    logits = rng.standard_normal((n, 2))
+    run_study(FeatureSet(alms={"alm": ZeroShotFeatures(logits, {(1, 1): logits})}, fms={"fm": store.layer(0)},
+                         fm_layers={"fm": ("fm", 0)}), labels, folds, speakers, grid=grid)
+    assert len(reads) == 3 * 2  # per fold: the specialist's step, the pair's fusion step (was 3 * 3)
+    reads.clear()
+    scores = rng.random((n, 2))
+    features = AttributeFeatureSet(("arousal", "valence"), alms={"alm": AttributeFeatures(scores, {(1, 1): scores})},
+                                   fms={"fm": store.layer(0)}, fm_layers={"fm": ("fm", 0)})
+    run_dimensional_study(features, {"arousal": rng.random(n), "valence": rng.random(n)},
+                          {"arousal": (0, 1, "test"), "valence": (0, 1, "test")}, labels, folds, speakers, grid=grid)
+    assert len(reads) == 3 * 2  # not once per dimension and use (was 3 * 6 for two dimensions)

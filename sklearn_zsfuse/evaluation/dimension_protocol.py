@@ -89,9 +89,10 @@ class _SpecialistRun:
         self.rows = {d: _Rows(self.names, targets[d]) for d in dimensions}
 
     def step(self, fold: Fold):
+        embeddings = np.asarray(self.embeddings)  # a sweep's stored layer: read once per step, not per use
         for d in self.dimensions:
-            model = clone(self.base).fit(self.embeddings[fold.train], self.targets[d][fold.train])
-            predicted = np.asarray(model.predict(self.embeddings[fold.test]), dtype=np.float64)
+            model = clone(self.base).fit(embeddings[fold.train], self.targets[d][fold.train])
+            predicted = np.asarray(model.predict(embeddings[fold.test]), dtype=np.float64)
             for name in self.names:
                 self.rows[d].add(name, fold, predicted, {})
 
@@ -107,9 +108,10 @@ class _FusionRun:
         self.selection = {d: {s.name: [] for s in self.systems} for d in dimensions}
 
     def step(self, fold: Fold):
+        embeddings = np.asarray(self.embeddings)  # a sweep's stored layer: read once per step, not per dimension
         for d in self.dimensions:
             choice = self.zero_shot.chosen[(fold.id, d)]  # the zero-shot score chosen in this fold
-            X = np.column_stack([choice.raw, self.embeddings])
+            X = np.column_stack([choice.raw, embeddings])
             for system in self.systems:
                 fitted = fit_regression_fusion(system, X, self.targets[d], fold, self.grid, self.base)
                 self.rows[d].add(system.name, fold, fitted.model.predict(X[fold.test]),

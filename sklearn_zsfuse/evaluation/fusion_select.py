@@ -14,7 +14,6 @@ estimator choose the same fusion.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..estimators.fusion import LateFusionClassifier

@@ -227,9 +227,12 @@ class _FusionRun:
 
     def step(self, fold: Fold, progress, about: str = ""):
         choice = self.zero_shot.chosen[fold.id]  # the fusion fuses the zero-shot system chosen in this fold
-        # the training and test rows apart: the joined matrix of every clip is never held (issue 21)
-        X_train = joined_rows(choice.amplified, self.embeddings, fold.train)
-        X_test = joined_rows(choice.amplified, self.embeddings, fold.test)
+        # the training and test rows apart: the joined matrix of every clip is never held (issue 21);
+        # a sweep's stored layer is read once for both
+        embeddings = np.asarray(self.embeddings)
+        X_train = joined_rows(choice.amplified, embeddings, fold.train)
+        X_test = joined_rows(choice.amplified, embeddings, fold.test)
+        del embeddings
         y_train, splits = self.labels[fold.train], local_splits(fold.train, fold.splits)
         for system in self.systems:
             progress.describe(f"{about}, {system.name}")
